@@ -1,0 +1,87 @@
+-- Classify the staged rows of one file and load the new ones into raw_orders_csv.
+-- Input: stage_rows (rows that passed validation), stage_bad (rows that did not), and the setting
+-- vehicle_sales.file_id. A key (ordernumber, orderlinenumber) seen before with identical values is
+-- a duplicate; with different values it is a conflict, rejected with a pointer to the other version.
+-- The earliest line of a file wins within the file; what is already loaded wins across files.
+
+INSERT INTO raw_orders_rejects (source_file_id, source_line, raw_text, reason, ordernumber, orderlinenumber)
+SELECT current_setting('vehicle_sales.file_id')::bigint, source_line, raw_text, reason, ordernumber,
+       orderlinenumber
+FROM stage_bad;
+
+CREATE TEMP TABLE stage_classified ON COMMIT DROP AS
+WITH ranked AS (
+    SELECT s.*,
+           row_number() OVER w AS occurrence,
+           first_value(source_line) OVER w AS first_line
+    FROM stage_rows s
+    WINDOW w AS (PARTITION BY ordernumber, orderlinenumber ORDER BY source_line)
+)
+SELECT r.*,
+       e.raw_id AS existing_raw_id,
+       f.raw_text AS first_raw_text,
+       CASE
+           WHEN r.occurrence > 1 THEN
+               CASE WHEN (r.quantityordered, r.priceeach, r.sales, r.orderdate, r.status, r.qtr_id,
+                          r.month_id, r.year_id, r.productline, r.msrp, r.productcode, r.customername,
+                          r.phone, r.addressline1, r.addressline2, r.city, r.state, r.postalcode,
+                          r.country, r.territory, r.contactlastname, r.contactfirstname, r.dealsize)
+                         IS NOT DISTINCT FROM
+                         (f.quantityordered, f.priceeach, f.sales, f.orderdate, f.status, f.qtr_id,
+                          f.month_id, f.year_id, f.productline, f.msrp, f.productcode, f.customername,
+                          f.phone, f.addressline1, f.addressline2, f.city, f.state, f.postalcode,
+                          f.country, f.territory, f.contactlastname, f.contactfirstname, f.dealsize)
+                    THEN 'duplicate' ELSE 'conflict_in_file' END
+           WHEN e.raw_id IS NULL THEN 'new'
+           WHEN (r.quantityordered, r.priceeach, r.sales, r.orderdate, r.status, r.qtr_id,
+                 r.month_id, r.year_id, r.productline, r.msrp, r.productcode, r.customername,
+                 r.phone, r.addressline1, r.addressline2, r.city, r.state, r.postalcode,
+                 r.country, r.territory, r.contactlastname, r.contactfirstname, r.dealsize)
+                IS NOT DISTINCT FROM
+                (e.quantityordered, e.priceeach, e.sales, e.orderdate, e.status, e.qtr_id,
+                 e.month_id, e.year_id, e.productline, e.msrp, e.productcode, e.customername,
+                 e.phone, e.addressline1, e.addressline2, e.city, e.state, e.postalcode,
+                 e.country, e.territory, e.contactlastname, e.contactfirstname, e.dealsize)
+           THEN 'duplicate'
+           ELSE 'conflict_loaded'
+       END AS verdict
+FROM ranked r
+LEFT JOIN stage_rows f
+       ON r.occurrence > 1 AND f.source_line = r.first_line
+LEFT JOIN raw_orders_csv e
+       ON e.ordernumber = r.ordernumber AND e.orderlinenumber = r.orderlinenumber;
+
+INSERT INTO raw_orders_csv (
+    source_file_id, source_line, ordernumber, quantityordered, priceeach, orderlinenumber, sales,
+    orderdate, status, qtr_id, month_id, year_id, productline, msrp, productcode, customername, phone,
+    addressline1, addressline2, city, state, postalcode, country, territory, contactlastname,
+    contactfirstname, dealsize)
+SELECT current_setting('vehicle_sales.file_id')::bigint, source_line, ordernumber, quantityordered,
+       priceeach, orderlinenumber, sales, orderdate, status, qtr_id, month_id, year_id, productline, msrp,
+       productcode, customername, phone, addressline1, addressline2, city, state, postalcode, country,
+       territory, contactlastname, contactfirstname, dealsize
+FROM stage_classified
+WHERE verdict = 'new'
+ORDER BY source_line;
+
+-- conflicts keep both versions: the rejected row's text, and the loaded version (by raw_id) or,
+-- within a file, the text of the earlier line
+INSERT INTO raw_orders_rejects (source_file_id, source_line, raw_text, reason, ordernumber,
+                                orderlinenumber, conflicting_raw_id, conflicting_text)
+SELECT current_setting('vehicle_sales.file_id')::bigint, c.source_line, c.raw_text,
+       CASE c.verdict
+           WHEN 'conflict_loaded' THEN format(
+               'conflicting duplicate: order %s line %s is already loaded (raw_id %s) with different values',
+               c.ordernumber, c.orderlinenumber, c.existing_raw_id)
+           ELSE format(
+               'conflicting duplicate: order %s line %s appears earlier in this file (line %s) with different values',
+               c.ordernumber, c.orderlinenumber, c.first_line)
+       END,
+       c.ordernumber::text, c.orderlinenumber::text,
+       coalesce(c.existing_raw_id, loaded.raw_id),
+       c.first_raw_text
+FROM stage_classified c
+LEFT JOIN raw_orders_csv loaded
+       ON c.verdict = 'conflict_in_file' AND c.existing_raw_id IS NULL
+      AND loaded.ordernumber = c.ordernumber AND loaded.orderlinenumber = c.orderlinenumber
+WHERE c.verdict IN ('conflict_loaded', 'conflict_in_file');
