@@ -32,6 +32,7 @@ demo: install
 	@$(BIN)/python scripts/demo.py --date $(DEMO_DATE)
 
 test: install
+	@bash scripts/ensure_chromium.sh
 	@export TEST_PG_SERVER_URL="$$($(BIN)/python scripts/provision_db.py --server-only)"; \
 	 $(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -67,19 +67,47 @@ def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 120) -> flo
     raise TimeoutError(f"Airflow did not become healthy on port {port} within {timeout:.0f} s")
 
 
-def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
-    """Stop standalone and every process it started."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
+def group_alive(pgid: int) -> bool:
+    """Is any process of the group still running? (Zombies do not count: in a container nobody may
+    reap them.) Falls back to a signal probe where /proc is not available."""
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
         try:
-            os.killpg(proc.pid, signal.SIGKILL)
+            os.killpg(pgid, 0)
+            return True
         except ProcessLookupError:
-            pass
+            return False
+    for stat in proc_dir.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":  # fields: state, ppid, pgrp, ...
+            return True
+    return False
+
+
+def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
+    """Stop standalone and every process it started (its whole process group), whatever state it is in."""
+    pgid = proc.pid  # start_new_session=True: the group id is standalone's pid
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 10)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            proc.poll()
+            if not group_alive(pgid):
+                break
+            time.sleep(0.5)
+        else:
+            continue
+        break
+    try:
         proc.wait(10)
+    except subprocess.TimeoutExpired:
+        pass
 
 
 def main() -> int:

@@ -28,7 +28,7 @@ def fail_fast(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except PermanentError as exc:
-            from airflow.exceptions import AirflowFailException
+            from airflow.sdk.exceptions import AirflowFailException
 
             raise AirflowFailException(str(exc)) from None
 
@@ -140,7 +140,7 @@ def load_reference_data() -> dict[str, int]:
 
 @fail_fast
 def compute_rfm() -> dict[str, Any]:
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from vehicle_sales import rfm
 
@@ -170,7 +170,7 @@ SELECTION_SAMPLE = 3000  # model selection fits 55 models: a sample keeps it to 
 
 @fail_fast
 def fit_segments(computed: dict[str, Any]) -> dict[str, Any]:
-    from airflow.exceptions import AirflowSkipException
+    from airflow.sdk.exceptions import AirflowSkipException
 
     from vehicle_sales import model_selection, results, rfm, segment_naming, segmentation
 

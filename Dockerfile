@@ -1,0 +1,16 @@
+# Airflow image for the vehicle-sales-rfm bundle: the official image plus the pinned dependency set.
+# The bundle itself (dags/ plugins/ include/ sql/ data/) is mounted by docker-compose.yaml.
+FROM apache/airflow:3.3.2-python3.11
+
+USER airflow
+COPY --chown=airflow:0 requirements.txt constraints.txt /opt/airflow/requirements/
+# apache-airflow==${AIRFLOW_VERSION} (set by the base image) keeps pip from moving Airflow itself;
+# constraints.txt is the project's full lock, so the image resolves to the same versions as `make install`
+RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
+        -r /opt/airflow/requirements/requirements.txt \
+        -c /opt/airflow/requirements/constraints.txt
+
+# include/ holds the vehicle_sales package and plugins/ the ArcGIS hook; sql/ and data/ are found
+# under VEHICLE_SALES_HOME (include/vehicle_sales/paths.py)
+ENV PYTHONPATH=/opt/airflow/include:/opt/airflow/plugins \
+    VEHICLE_SALES_HOME=/opt/airflow
