@@ -18,15 +18,17 @@ address, product, status and deal size) into a clean PostgreSQL warehouse (Airfl
 5. **Reference data**: ISO 3166 countries and aliases.
 6. **Refresh core tables** (`sql/refresh_core.sql`): customers, addresses, products, orders and order
    lines from the rows past the `core_refresh` watermark, in one transaction.
-7. **Compute RFM** as of the run's date (Param `as_of_date`, else the logical date): recency,
+7. **Validate phones** (phonenumbers, the customer's country as default region) for customers that
+   are new or whose phone or country changed: E.164 form or the reason it is invalid; raw value kept.
+8. **Compute RFM** as of the run's date (Param `as_of_date`, else the logical date): recency,
    frequency and monetary per customer from qualifying orders dated on or before it
    (Variables `rfm_order_statuses`, `rfm_lookback_days`, `rfm_recency_reference`).
-8. **Fit segments**: −√recency, log1p frequency and monetary, RobustScaler, then K-Medoids (PAM,
+9. **Fit segments**: −√recency, log1p frequency and monetary, RobustScaler, then K-Medoids (PAM,
    `kmedoids` package; CLARA-style above 20k customers). Optional model selection
    (`rfm_model_selection`). Segments are named from the medoids' RFM profile.
-9. **Publish segments** in one transaction: `rfm_run` with metrics, the run's history snapshot, and each
+10. **Publish segments** in one transaction: `rfm_run` with metrics, the run's history snapshot, and each
    customer's current segment (from the latest as-of date). Re-running a run replaces its results.
-10. **Report**: a per-segment table in the log, and Markdown/HTML with charts in the reports folder.
+11. **Report**: a per-segment table in the log, and Markdown/HTML with charts in the reports folder.
 
 Every change to customers, addresses and segments is audited with the database role and this
 run's dag/run/task. Ingestion and core refresh are serialised across runs.
@@ -127,6 +129,9 @@ def vehicle_sales_rfm():
         doc_md="Set-based upsert from raw rows past the `core_refresh` watermark; one transaction.",
     )
 
+    phones = task(task_id="validate_phones", task_display_name="Validate phone numbers",
+                  inlets=CORE_TABLES[:2], outlets=CORE_TABLES[:1])(steps.validate_phones)()
+
     rfm = task(task_id="compute_rfm", task_display_name="Compute RFM as of the run's date",
                inlets=CORE_TABLES)(steps.compute_rfm)()
     fitted = task(task_id="fit_segments", task_display_name="Fit K-Medoids segments")(steps.fit_segments)(rfm)
@@ -135,7 +140,7 @@ def vehicle_sales_rfm():
     task(task_id="report", task_display_name="Segment report")(steps.report)(loaded)
 
     config >> create_schema >> fetched
-    staged >> reference >> refresh_core >> rfm
+    staged >> reference >> refresh_core >> [phones, rfm]
 
 
 vehicle_sales_rfm()

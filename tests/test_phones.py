@@ -4,6 +4,7 @@ PostgreSQL (every customer validated or given a reason, incremental, audited, cr
 from __future__ import annotations
 
 import csv
+import logging
 import random
 import re
 import time
@@ -263,7 +264,8 @@ def test_sample_every_customer_validated_or_given_a_reason(loaded):
     assert all((a[6], a[7], a[8]) == (by_id[a[0]][3], by_id[a[0]][4], by_id[a[0]][6]) for a in audit)
 
 
-def test_rerun_with_nothing_changed_touches_nothing(loaded):
+def test_rerun_with_nothing_changed_touches_nothing(loaded, caplog):
+    caplog.set_level(logging.INFO, logger="vehicle_sales.phones")
     with psycopg.connect(loaded) as conn:
         validate_phones(conn, batch_size=40, actor=RUN1)
         before = customer_state(conn)
@@ -276,6 +278,9 @@ def test_rerun_with_nothing_changed_touches_nothing(loaded):
         assert conn.execute("SELECT last_id, updated_at FROM etl_watermark WHERE target = 'phone_val'").fetchone() == wm
     assert (counts["candidates"], counts["validated"], counts["batches"]) == (0, 0, 0)
     assert counts["watermark_before"] == counts["watermark_after"] == wm[0]
+    summaries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("validate_phones:")]
+    assert len(summaries) == 2 and "candidates=92 validated=92" in summaries[0]
+    assert "candidates=0 validated=0" in summaries[1] and "\n" not in summaries[1]
 
 
 def test_changed_phone_or_country_revalidates_only_that_customer(loaded):
@@ -419,3 +424,11 @@ def test_country_is_that_of_the_first_address_with_a_known_country(loaded):
                                 " FROM customers WHERE customer_id = ANY(%s)", (list(ids.values()),)).fetchall())
     assert got == {"Two Homes AB": "0921-12 3555|SE +46921123555",
                    "Unknown First AB": "0921-12 3555|SE +46921123555"}
+
+
+def test_works_on_an_autocommit_connection_too(loaded):
+    with psycopg.connect(loaded, autocommit=True) as conn:
+        counts = validate_phones(conn, batch_size=30, actor=RUN1)
+        assert (counts["validated"], counts["batches"]) == (92, 4)
+        assert len(audit_rows(conn, RUN1.run_id)) == 92
+        assert validate_phones(conn, batch_size=30, actor=RUN1)["validated"] == 0

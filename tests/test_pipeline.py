@@ -8,7 +8,7 @@ import psycopg
 from dag_helpers import run_dag
 from staging_helpers import row, write_csv
 
-ANALYSIS = ("compute_rfm", "fit_segments", "load_segments", "report")
+ANALYSIS = ("validate_phones", "compute_rfm", "fit_segments", "load_segments", "report")
 INGESTION = ("validate_config", "create_schema", "download_raw", "stage_raw", "load_reference_data",
              "refresh_core")
 
@@ -55,7 +55,8 @@ def test_run_dated_in_2004_runs_every_task_and_succeeds(warehouse, tmp_path, mon
     assert fetch(warehouse, "SELECT count(*) FROM order_lines")[0][0] == 48
     assert fetch(warehouse, "SELECT count(*) FROM customer_segments")[0][0] == len(CUSTOMERS)
     audit = fetch(warehouse, "SELECT DISTINCT changed_by, airflow_task_id FROM customers_audit")
-    assert audit and all("vehicle_sales_rfm/" in by and task == "refresh_core" for by, task in audit), audit
+    assert {task for _, task in audit} == {"refresh_core", "validate_phones"}, audit
+    assert all(by.startswith("postgres (vehicle_sales_rfm/") and by.endswith(f"/{task})") for by, task in audit), audit
 
 
 def test_second_file_refreshes_only_the_delta_and_audits_changes(warehouse, tmp_path, monkeypatch):
@@ -75,10 +76,13 @@ def test_second_file_refreshes_only_the_delta_and_audits_changes(warehouse, tmp_
     assert after == before + 12
     event = fetch(warehouse, "SELECT details FROM pipeline_events WHERE step = 'refresh_core' ORDER BY event_id DESC LIMIT 1")[0][0]
     assert event["delta_rows"] == 12 and event["watermark_before"] == before
-    phone_audit = fetch(warehouse, "SELECT a.operation, a.phone, a.airflow_run_id FROM customers_audit a"
+    phone_audit = fetch(warehouse, "SELECT a.airflow_task_id, a.airflow_run_id, a.phone_e164 FROM customers_audit a"
                         " JOIN customers c USING (customer_id) WHERE c.company_name = 'Alpha Models AB'"
-                        " AND a.operation = 'U' AND a.phone = '+46 921 123 555'")
-    assert len(phone_audit) == 1 and phone_audit[0][2] == dr.run_id
+                        " AND a.operation = 'U' AND a.phone = '+46 921 123 555' ORDER BY a.audit_id")
+    # the refresh writes the new phone; the phone check of the same run then validates it
+    assert [(task, run) for task, run, _ in phone_audit] == [("refresh_core", dr.run_id),
+                                                            ("validate_phones", dr.run_id)]
+    assert phone_audit[-1][2] == "+46921123555"
     new_address = fetch(warehouse, "SELECT a.operation FROM addresses_audit a JOIN addresses ad USING (address_id)"
                         " WHERE ad.st_addr = 'C/ Moralzarzal, 86'")
     assert [r[0] for r in new_address] == ["I"]

@@ -20,11 +20,14 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import phonenumbers
 import psycopg
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
+if TYPE_CHECKING:
+    from vehicle_sales.db import Actor
 
 log = logging.getLogger(__name__)
 
@@ -154,15 +157,15 @@ def _sql(name: str) -> str:
 def validate_phones(
     conn: psycopg.Connection,
     batch_size: int = 5000,
-    actor: Any = None,
+    actor: Actor | None = None,
     on_batch: Callable[[int, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Validate the phones of new customers and of customers whose phone or country changed.
 
-    ``conn`` is a psycopg 3 connection with autocommit off; anything uncommitted on it is committed
-    first. ``actor`` (a ``vehicle_sales.db.Actor``) is applied in every batch's transaction, so the
-    audit rows of the updates carry the run's attribution; when None the session's current settings
-    apply (e.g. those ``db.connect(actor=...)`` set). ``on_batch(batch_no, counts)`` is called after
+    ``conn`` is a psycopg 3 connection (autocommit on or off); anything uncommitted on it is
+    committed first. ``actor`` is applied in every batch's transaction, so the audit rows of the
+    updates carry the run's attribution; when None the session's current settings apply (e.g. those
+    ``db.connect(actor=...)`` set). ``on_batch(batch_no, counts)`` is called after
     each committed batch. Returns counts: candidates, validated, valid, invalid, by_reason, batches,
     changed_meanwhile (phone changed between read and write: left for the next run),
     watermark_before/after, seconds.
@@ -172,54 +175,48 @@ def validate_phones(
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     t0 = time.perf_counter()
-    conn.commit()
+    conn.commit()  # each batch below is a transaction of its own, not a savepoint of the caller's
     select_sql, temp_sql, apply_sql = (_sql("validate_phones_select.sql"), _sql("validate_phones_temp.sql"),
                                        _sql("validate_phones_apply.sql"))
-    watermark_before = watermark = get_watermark(conn, WATERMARK_TARGET)
-    conn.commit()
+    with conn.transaction():
+        watermark_before = watermark = get_watermark(conn, WATERMARK_TARGET)
     counts: dict[str, Any] = {"candidates": 0, "validated": 0, "valid": 0, "invalid": 0, "by_reason": {},
                               "batches": 0, "changed_meanwhile": 0}
     by_reason: Counter[str] = Counter()
     after = 0
-    try:
-        while True:
-            # one transaction per batch: attribution, lock, read, validate, write, commit
+    while True:
+        # one transaction per batch (committed at the end of the block, rolled back on any error):
+        # attribution, lock, read, validate, write
+        with conn.transaction(), conn.cursor() as cur:
             if actor is not None:
                 set_actor(conn, actor)
             take_xact_lock(conn, LOCK_NAME)  # concurrent runs take turns batch by batch
-            with conn.cursor() as cur:
-                rows = cur.execute(select_sql, {"after": after, "limit": batch_size}).fetchall()
-                if not rows:
-                    conn.commit()
-                    break
-                cur.execute(temp_sql)
-                with cur.copy("COPY tmp_phone_validation (customer_id, phone, checked_input, valid, e164,"
-                              " international, reason) FROM STDIN") as cp:
-                    for customer_id, phone, region, checked_input in rows:
-                        r = validate_phone(phone, region)
-                        cp.write_row((customer_id, phone, checked_input, r.valid, r.e164, r.international,
-                                      r.reason))
-                written = cur.execute(apply_sql).fetchall()
-                after = rows[-1][0]
-                watermark = max(watermark, after)
-                set_watermark(conn, WATERMARK_TARGET, watermark)
-            conn.commit()
-            n_written = 0
-            for valid, reason, n in written:
-                n_written += n
-                counts["valid" if valid else "invalid"] += n
-                if not valid:
-                    by_reason[reason] += n
-            counts["candidates"] += len(rows)
-            counts["validated"] += n_written
-            counts["changed_meanwhile"] += len(rows) - n_written
-            counts["batches"] += 1
-            counts["by_reason"] = dict(by_reason.most_common())
-            if on_batch is not None:
-                on_batch(counts["batches"], dict(counts))
-    except BaseException:
-        conn.rollback()
-        raise
+            rows = cur.execute(select_sql, {"after": after, "limit": batch_size}).fetchall()
+            if not rows:
+                break
+            cur.execute(temp_sql)
+            with cur.copy("COPY tmp_phone_validation (customer_id, phone, checked_input, valid, e164,"
+                          " international, reason) FROM STDIN") as cp:
+                for customer_id, phone, region, checked_input in rows:
+                    r = validate_phone(phone, region)
+                    cp.write_row((customer_id, phone, checked_input, r.valid, r.e164, r.international, r.reason))
+            written = cur.execute(apply_sql).fetchall()
+            after = rows[-1][0]
+            watermark = max(watermark, after)
+            set_watermark(conn, WATERMARK_TARGET, watermark)
+        n_written = 0
+        for valid, reason, n in written:
+            n_written += n
+            counts["valid" if valid else "invalid"] += n
+            if not valid:
+                by_reason[reason] += n
+        counts["candidates"] += len(rows)
+        counts["validated"] += n_written
+        counts["changed_meanwhile"] += len(rows) - n_written
+        counts["batches"] += 1
+        counts["by_reason"] = dict(by_reason.most_common())
+        if on_batch is not None:
+            on_batch(counts["batches"], dict(counts))
     counts["by_reason"] = dict(by_reason.most_common())
     counts["watermark_before"] = watermark_before
     counts["watermark_after"] = watermark

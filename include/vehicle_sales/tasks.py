@@ -138,6 +138,23 @@ def load_reference_data() -> dict[str, int]:
     return counts
 
 
+def validate_phones() -> dict[str, Any]:
+    """Validate new or changed customers' phones; batches of one UPDATE each, one transaction each."""
+    from vehicle_sales import phones
+
+    context = _context()
+    actor = Actor.from_context(context)
+    with connect(actor=actor) as conn:
+        counts = phones.validate_phones(conn, actor=actor)
+    by_reason = counts.get("by_reason") or {}
+    summary("validate_phones", candidates=counts["candidates"], validated=counts["validated"],
+            valid=counts["valid"], invalid=counts["invalid"],
+            by_reason="|".join(f"{k}:{v}" for k, v in sorted(by_reason.items())) or "none",
+            batches=counts["batches"], changed_meanwhile=counts.get("changed_meanwhile", 0),
+            watermark=f"{counts['watermark_before']}->{counts['watermark_after']}")
+    return {k: counts[k] for k in ("candidates", "validated", "valid", "invalid")}
+
+
 @fail_fast
 def compute_rfm() -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowSkipException
