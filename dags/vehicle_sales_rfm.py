@@ -20,15 +20,18 @@ address, product, status and deal size) into a clean PostgreSQL warehouse (Airfl
    lines from the rows past the `core_refresh` watermark, in one transaction.
 7. **Validate phones** (phonenumbers, the customer's country as default region) for customers that
    are new or whose phone or country changed: E.164 form or the reason it is invalid; raw value kept.
-8. **Compute RFM** as of the run's date (Param `as_of_date`, else the logical date): recency,
+8. **Geocode addresses** with the ArcGIS World Geocoding Service (connection `arcgis_geocoding`; the
+   key travels in a header only): cache first, then batches; every address ends matched, low score,
+   unmatched, failed (with reason and attempts) or pending. Skipped when the connection is missing.
+9. **Compute RFM** as of the run's date (Param `as_of_date`, else the logical date): recency,
    frequency and monetary per customer from qualifying orders dated on or before it
    (Variables `rfm_order_statuses`, `rfm_lookback_days`, `rfm_recency_reference`).
-9. **Fit segments**: −√recency, log1p frequency and monetary, RobustScaler, then K-Medoids (PAM,
+10. **Fit segments**: −√recency, log1p frequency and monetary, RobustScaler, then K-Medoids (PAM,
    `kmedoids` package; CLARA-style above 20k customers). Optional model selection
    (`rfm_model_selection`). Segments are named from the medoids' RFM profile.
-10. **Publish segments** in one transaction: `rfm_run` with metrics, the run's history snapshot, and each
+11. **Publish segments** in one transaction: `rfm_run` with metrics, the run's history snapshot, and each
    customer's current segment (from the latest as-of date). Re-running a run replaces its results.
-11. **Report**: a per-segment table in the log, and Markdown/HTML with charts in the reports folder.
+12. **Report**: a per-segment table in the log, and Markdown/HTML with charts in the reports folder.
 
 Every change to customers, addresses and segments is audited with the database role and this
 run's dag/run/task. Ingestion and core refresh are serialised across runs.
@@ -90,9 +93,10 @@ SEGMENT_TABLES = [warehouse_table(t) for t in ("rfm_run", "customer_segments", "
         "model_selection": Param(None, type=["null", "boolean"], title="Model selection",
                                  description="Compare K-Means/PAM over k, metric and init and record "
                                              "the table. Empty: Variable rfm_model_selection (default off)."),
-        "geocoding": Param(True, type="boolean", title="Geocode addresses",
-                           description="Call the ArcGIS geocoder (connection arcgis_geocoding) for new "
-                                       "addresses. Skipped when the connection is not configured."),
+        "geocoding": Param(None, type=["null", "boolean"], title="Geocode addresses",
+                           description="Call the ArcGIS geocoder (connection arcgis_geocoding) for new or "
+                                       "changed addresses. Empty: Variable geocode_enabled (default on). "
+                                       "Skipped when the connection is not configured."),
     },
 )
 def vehicle_sales_rfm():
@@ -132,6 +136,9 @@ def vehicle_sales_rfm():
     phones = task(task_id="validate_phones", task_display_name="Validate phone numbers",
                   inlets=CORE_TABLES[:2], outlets=CORE_TABLES[:1])(steps.validate_phones)()
 
+    geocode = task(task_id="geocode_addresses", task_display_name="Geocode addresses (ArcGIS)",
+                   inlets=CORE_TABLES[1:2], outlets=CORE_TABLES[1:2])(steps.geocode_addresses)()
+
     rfm = task(task_id="compute_rfm", task_display_name="Compute RFM as of the run's date",
                inlets=CORE_TABLES)(steps.compute_rfm)()
     fitted = task(task_id="fit_segments", task_display_name="Fit K-Medoids segments")(steps.fit_segments)(rfm)
@@ -140,7 +147,7 @@ def vehicle_sales_rfm():
     task(task_id="report", task_display_name="Segment report")(steps.report)(loaded)
 
     config >> create_schema >> fetched
-    staged >> reference >> refresh_core >> [phones, rfm]
+    staged >> reference >> refresh_core >> [phones, geocode, rfm]
 
 
 vehicle_sales_rfm()

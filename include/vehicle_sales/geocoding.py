@@ -248,7 +248,6 @@ class _Run:
         # the key is that of the text the row will carry, so an edit is noticed and a standardised
         # address is not sent again
         key = normalise_address_key(*new) if outcome != "failed" else a.key
-        self.counts[outcome] = self.counts.get(outcome, 0) + 1
         return (a.address_id, *a.fields, outcome, key, sent, score, match, lon, lat, *new, cand, error)
 
     def write(self, rows: list[tuple[Any, ...]], cache: list[tuple[Any, ...]]) -> int:
@@ -271,15 +270,17 @@ class _Run:
                     with cur.copy(f"COPY _geo_upd ({', '.join(_UPD_COLUMNS)}) FROM STDIN") as cp:
                         for r in rows:
                             cp.write_row(r)
-                    cur.execute(_APPLY)
-                    updated = cur.rowcount
+                    cur.execute(_APPLY + " RETURNING u.outcome")
+                    applied = [r[0] for r in cur.fetchall()]
+                    updated = len(applied)
             self.conn.commit()
         except BaseException:
             self.conn.rollback()
             raise
-        skipped = len(rows) - updated
-        if skipped:
-            self.counts["changed_meanwhile"] = self.counts.get("changed_meanwhile", 0) + skipped
+        if rows:
+            for outcome in applied:
+                self.counts[outcome] += 1
+            self.counts["changed_meanwhile"] += len(rows) - updated
         return updated
 
 
@@ -341,7 +342,7 @@ def geocode_addresses(conn: psycopg.Connection, hook: Any, *, min_score: float =
     hook.set_request_budget(max_requests)
     counts: dict[str, Any] = {"selected": 0, "distinct_texts": 0, "from_cache": 0, "sent": 0, "requests": 0,
                               "matched": 0, "low_score": 0, "unmatched": 0, "failed": 0, "pending": 0,
-                              "malformed_batches": 0, "stopped": None}
+                              "malformed_batches": 0, "changed_meanwhile": 0, "stopped": None}
     lock = advisory_lock_key("geocode")
     conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (lock,))
     try:
@@ -440,10 +441,10 @@ def geocode_addresses(conn: psycopg.Connection, hook: Any, *, min_score: float =
         counts["seconds"] = round(time.monotonic() - started, 3)
         log.info("geocode summary: selected=%d, distinct_texts=%d, from_cache=%d, sent=%d, requests=%d,"
                  " matched=%d, low_score=%d, unmatched=%d, failed=%d, pending=%d, malformed_batches=%d,"
-                 " stopped=%s", counts["selected"], counts["distinct_texts"], counts["from_cache"],
-                 counts["sent"], counts["requests"], counts["matched"], counts["low_score"],
+                 " changed_meanwhile=%d, stopped=%s, seconds=%.1f", counts["selected"], counts["distinct_texts"],
+                 counts["from_cache"], counts["sent"], counts["requests"], counts["matched"], counts["low_score"],
                  counts["unmatched"], counts["failed"], counts["pending"], counts["malformed_batches"],
-                 counts["stopped"] or "no")
+                 counts["changed_meanwhile"], counts["stopped"] or "no", counts["seconds"])
     counts["watermark"] = _set_watermark(conn)
     return counts
 

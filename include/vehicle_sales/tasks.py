@@ -155,6 +155,48 @@ def validate_phones() -> dict[str, Any]:
     return {k: counts[k] for k in ("candidates", "validated", "valid", "invalid")}
 
 
+GEOCODING_CONN_ID = "arcgis_geocoding"
+
+
+@fail_fast
+def geocode_addresses() -> dict[str, Any]:
+    """Geocode pending addresses with ArcGIS (cache first, batches, retries); skipped, with the reason
+    in the log, when turned off or when the connection is not configured."""
+    from airflow.sdk import BaseHook
+    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+
+    from vehicle_sales import geocoding
+    from vehicle_sales.arcgis_hook import ArcGISGeocodingHook
+
+    context = _context()
+    cfg = _config(context)
+    reason = None
+    if not cfg.geocode_enabled:
+        reason = "geocoding is turned off (Param geocoding / Variable geocode_enabled); addresses stay pending"
+    else:
+        try:
+            BaseHook.get_connection(GEOCODING_CONN_ID)
+        except AirflowNotFoundException:
+            reason = (f"no Airflow connection '{GEOCODING_CONN_ID}': addresses stay pending. Add it (host = the "
+                      "GeocodeServer URL, password = the ArcGIS API key) to geocode them")
+    if reason:
+        summary("geocode_addresses", skipped=reason)
+        raise AirflowSkipException(reason)
+    hook = ArcGISGeocodingHook(arcgis_conn_id=GEOCODING_CONN_ID,
+                               requests_per_second=cfg.geocode_requests_per_second)
+    actor = Actor.from_context(context)
+    try:
+        with connect(actor=actor) as conn:
+            counts = geocoding.geocode_addresses(conn, hook, min_score=cfg.geocode_min_score,
+                                                 max_requests=cfg.geocode_max_requests, actor=actor)
+    finally:
+        hook.close()
+    summary("geocode_addresses", **{k: counts[k] for k in (
+        "selected", "from_cache", "sent", "requests", "matched", "low_score", "unmatched", "failed", "pending")},
+        watermark=counts.get("watermark"), min_score=cfg.geocode_min_score, max_requests=cfg.geocode_max_requests)
+    return counts
+
+
 @fail_fast
 def compute_rfm() -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowSkipException
