@@ -107,10 +107,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--batch-size", type=int, default=5000)
+    parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     server = os.environ.get("TEST_PG_SERVER_URL") or DEFAULT_SERVER
     results = [one_size(server, n, args.batch_size) for n in args.sizes]
-    print(json.dumps({"benchmark": "phone_validation", "results": results}, indent=2))
+    out = json.dumps({"benchmark": "phone_validation", "results": results}, indent=2)
+    print(out)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(out)
 
 
 if __name__ == "__main__":

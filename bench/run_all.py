@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_ingest.py", "bench_contact_quality.py", "bench_segmentation.py"]
+BENCHES = ["bench_ingest.py", "bench_phones.py", "bench_geocoding.py", "bench_segmentation.py"]
 
 
 def main() -> int:

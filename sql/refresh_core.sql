@@ -5,6 +5,8 @@
 
 -- serialised with staging (same lock): raw_ids are only read once every earlier one is committed
 SELECT pg_advisory_xact_lock(hashtext('vehicle_sales_rfm:ingest'));
+-- the joins below hash up to a million delta rows: let them do it in memory, in this transaction only
+SET LOCAL work_mem = '192MB';
 
 CREATE TEMP TABLE delta ON COMMIT DROP AS
 SELECT r.raw_id,
@@ -21,22 +23,24 @@ SELECT r.raw_id,
        nullif(btrim(r.city), '') AS city,
        nullif(btrim(r.state), '') AS state,
        nullif(btrim(r.postalcode), '') AS postalcode,
-       nullif(btrim(r.country), '') AS country
+       nullif(btrim(r.country), '') AS country,
+       -- an address is identified by the text it arrived with (see V002)
+       concat_ws('|', nullif(btrim(r.addressline1), ''), nullif(btrim(r.addressline2), ''),
+                 nullif(btrim(r.city), ''), nullif(btrim(r.state), ''), nullif(btrim(r.postalcode), ''),
+                 upper(nullif(btrim(r.country), ''))) AS source_key
 FROM raw_orders_csv r
 WHERE r.raw_id > (SELECT coalesce(max(last_id), 0) FROM etl_watermark WHERE target = 'core_refresh');
-
--- an address is identified by the text it arrived with (see V002)
-ALTER TABLE delta ADD COLUMN source_key text;
-UPDATE delta SET source_key = concat_ws('|', addressline1, addressline2, city, state, postalcode, upper(country));
 ANALYZE delta;
 
+-- Each entity's representative row is picked by raw_id with a hash aggregate (GROUP BY) rather
+-- than DISTINCT ON: no sort of the whole delta, which matters at a million lines.
 CREATE TEMP TABLE refresh_stats (step text, inserted bigint, updated bigint) ON COMMIT DROP;
 
 -- customers: the latest row of each customer carries its current contact and phone
 WITH latest AS (
-    SELECT DISTINCT ON (customername) customername, contactlastname, contactfirstname, phone
-    FROM delta
-    ORDER BY customername, raw_id DESC
+    SELECT d.customername, d.contactlastname, d.contactfirstname, d.phone
+    FROM delta d
+    JOIN (SELECT max(raw_id) AS raw_id FROM delta GROUP BY customername) pick USING (raw_id)
 ), upserted AS (
     INSERT INTO customers AS c (company_name, contact_last_name, contact_first_name, phone)
     SELECT customername, contactlastname, contactfirstname, phone FROM latest
@@ -53,13 +57,12 @@ SELECT 'customers', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT
 
 -- addresses: new arrival texts become new address rows; an unknown country leaves country_code NULL
 WITH src AS (
-    SELECT DISTINCT ON (c.customer_id, d.source_key)
-           c.customer_id, d.source_key, d.addressline1, d.addressline2, d.city, d.state, d.postalcode,
+    SELECT c.customer_id, d.source_key, d.addressline1, d.addressline2, d.city, d.state, d.postalcode,
            a.alpha3
     FROM delta d
+    JOIN (SELECT min(raw_id) AS raw_id FROM delta GROUP BY customername, source_key) pick USING (raw_id)
     JOIN customers c ON c.company_name = d.customername
     LEFT JOIN iso_country_aliases a ON a.alias = upper(d.country)
-    ORDER BY c.customer_id, d.source_key, d.raw_id
 ), inserted AS (
     INSERT INTO addresses (customer_id, source_key, st_addr, sub_addr, city, region, postal_code, country_code)
     SELECT customer_id, source_key, addressline1, addressline2, city, state, postalcode, alpha3 FROM src
@@ -69,9 +72,9 @@ WITH src AS (
 INSERT INTO refresh_stats SELECT 'addresses', count(*), 0 FROM inserted;
 
 WITH latest AS (
-    SELECT DISTINCT ON (productcode) productcode, productline, msrp
-    FROM delta
-    ORDER BY productcode, raw_id DESC
+    SELECT d.productcode, d.productline, d.msrp
+    FROM delta d
+    JOIN (SELECT max(raw_id) AS raw_id FROM delta GROUP BY productcode) pick USING (raw_id)
 ), upserted AS (
     INSERT INTO products AS p (product_code, product_line, msrp)
     SELECT productcode, productline, msrp FROM latest
@@ -83,14 +86,21 @@ WITH latest AS (
 INSERT INTO refresh_stats
 SELECT 'products', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted;
 
+-- A large delta takes the bulk path for orders and order lines (see _bulk_fk_drop.sql). Threshold:
+-- the setting vehicle_sales.bulk_threshold (delta rows, default 50000).
+SELECT set_config('vehicle_sales.bulk_tables',
+                  CASE WHEN (SELECT count(*) FROM delta)
+                            >= coalesce(nullif(current_setting('vehicle_sales.bulk_threshold', true), '')::bigint, 50000)
+                       THEN 'orders,order_lines' ELSE '' END, true);
+{% include '_bulk_fk_drop.sql' %}
+
 -- orders: header fields from the order's first line
 WITH src AS (
-    SELECT DISTINCT ON (d.ordernumber)
-           d.ordernumber, c.customer_id, ad.address_id, d.orderdate, d.status, d.dealsize
+    SELECT d.ordernumber, c.customer_id, ad.address_id, d.orderdate, d.status, d.dealsize
     FROM delta d
+    JOIN (SELECT min(raw_id) AS raw_id FROM delta GROUP BY ordernumber) pick USING (raw_id)
     JOIN customers c ON c.company_name = d.customername
     LEFT JOIN addresses ad ON ad.customer_id = c.customer_id AND ad.source_key = d.source_key
-    ORDER BY d.ordernumber, d.raw_id
 ), upserted AS (
     INSERT INTO orders AS o (order_no, customer_id, ship_addr_id, order_date, status, deal_size)
     SELECT ordernumber, customer_id, address_id, orderdate, status, dealsize FROM src
@@ -112,6 +122,8 @@ WITH inserted AS (
     RETURNING 1
 )
 INSERT INTO refresh_stats SELECT 'order_lines', count(*), 0 FROM inserted;
+
+{% include '_bulk_fk_restore.sql' %}
 
 CREATE TEMP TABLE refresh_watermark ON COMMIT DROP AS
 SELECT (SELECT coalesce(max(last_id), 0) FROM etl_watermark WHERE target = 'core_refresh') AS before,

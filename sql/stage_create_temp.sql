@@ -1,6 +1,9 @@
--- Per-file staging tables (dropped at commit). stage_rows has raw_orders_csv's column types, so
--- COPY itself enforces them; stage_bad holds rows rejected by validation in Python.
+-- Per-file staging tables (dropped at commit). Rows whose key is provably new go straight into
+-- raw_orders_csv by COPY; stage_rows holds the others (an order number already loaded, or a key
+-- repeated within the file), with raw_orders_csv's column types, for sql/stage_load.sql to classify;
+-- stage_bad holds rows rejected by validation in Python.
 CREATE TEMP TABLE stage_rows (
+    raw_id              bigint NOT NULL,     -- reserved in file order (see staging.py)
     source_line         int NOT NULL,
     ordernumber         int,
     quantityordered     int,

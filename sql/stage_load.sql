@@ -1,8 +1,10 @@
--- Classify the staged rows of one file and load the new ones into raw_orders_csv.
--- Input: stage_rows (rows that passed validation), stage_bad (rows that did not), and the setting
+-- Classify the rows staging could not load directly and load the new ones into raw_orders_csv.
+-- Input: stage_rows (valid rows whose order number was already loaded, or whose key repeats an
+-- earlier line of this file), stage_bad (rows that failed validation), and the setting
 -- vehicle_sales.file_id. A key (ordernumber, orderlinenumber) seen before with identical values is
 -- a duplicate; with different values it is a conflict, rejected with a pointer to the other version.
 -- The earliest line of a file wins within the file; what is already loaded wins across files.
+-- A row of raw_orders_csv from this very file is an earlier line of it (it was loaded directly).
 
 INSERT INTO raw_orders_rejects (source_file_id, source_line, raw_text, reason, ordernumber, orderlinenumber)
 SELECT current_setting('vehicle_sales.file_id')::bigint, source_line, raw_text, reason, ordernumber,
@@ -19,8 +21,24 @@ WITH ranked AS (
 )
 SELECT r.*,
        e.raw_id AS existing_raw_id,
-       f.raw_text AS first_raw_text,
+       CASE WHEN e.source_file_id = current_setting('vehicle_sales.file_id')::bigint
+            THEN e.source_line ELSE r.first_line END AS earlier_line,
+       -- the earlier line's text when it is staged here too; for an earlier line loaded directly
+       -- staging.py fills conflicting_text from the file afterwards
+       CASE WHEN e.source_file_id = current_setting('vehicle_sales.file_id')::bigint
+            THEN NULL ELSE f.raw_text END AS first_raw_text,
        CASE
+           WHEN e.source_file_id = current_setting('vehicle_sales.file_id')::bigint THEN
+               CASE WHEN (r.quantityordered, r.priceeach, r.sales, r.orderdate, r.status, r.qtr_id,
+                          r.month_id, r.year_id, r.productline, r.msrp, r.productcode, r.customername,
+                          r.phone, r.addressline1, r.addressline2, r.city, r.state, r.postalcode,
+                          r.country, r.territory, r.contactlastname, r.contactfirstname, r.dealsize)
+                         IS NOT DISTINCT FROM
+                         (e.quantityordered, e.priceeach, e.sales, e.orderdate, e.status, e.qtr_id,
+                          e.month_id, e.year_id, e.productline, e.msrp, e.productcode, e.customername,
+                          e.phone, e.addressline1, e.addressline2, e.city, e.state, e.postalcode,
+                          e.country, e.territory, e.contactlastname, e.contactfirstname, e.dealsize)
+                    THEN 'duplicate' ELSE 'conflict_in_file' END
            WHEN r.occurrence > 1 THEN
                CASE WHEN (r.quantityordered, r.priceeach, r.sales, r.orderdate, r.status, r.qtr_id,
                           r.month_id, r.year_id, r.productline, r.msrp, r.productcode, r.customername,
@@ -52,11 +70,11 @@ LEFT JOIN raw_orders_csv e
        ON e.ordernumber = r.ordernumber AND e.orderlinenumber = r.orderlinenumber;
 
 INSERT INTO raw_orders_csv (
-    source_file_id, source_line, ordernumber, quantityordered, priceeach, orderlinenumber, sales,
+    raw_id, source_file_id, source_line, ordernumber, quantityordered, priceeach, orderlinenumber, sales,
     orderdate, status, qtr_id, month_id, year_id, productline, msrp, productcode, customername, phone,
     addressline1, addressline2, city, state, postalcode, country, territory, contactlastname,
     contactfirstname, dealsize)
-SELECT current_setting('vehicle_sales.file_id')::bigint, source_line, ordernumber, quantityordered,
+SELECT raw_id, current_setting('vehicle_sales.file_id')::bigint, source_line, ordernumber, quantityordered,
        priceeach, orderlinenumber, sales, orderdate, status, qtr_id, month_id, year_id, productline, msrp,
        productcode, customername, phone, addressline1, addressline2, city, state, postalcode, country,
        territory, contactlastname, contactfirstname, dealsize
@@ -75,7 +93,7 @@ SELECT current_setting('vehicle_sales.file_id')::bigint, c.source_line, c.raw_te
                c.ordernumber, c.orderlinenumber, c.existing_raw_id)
            ELSE format(
                'conflicting duplicate: order %s line %s appears earlier in this file (line %s) with different values',
-               c.ordernumber, c.orderlinenumber, c.first_line)
+               c.ordernumber, c.orderlinenumber, c.earlier_line)
        END,
        c.ordernumber::text, c.orderlinenumber::text,
        coalesce(c.existing_raw_id, loaded.raw_id),

@@ -109,3 +109,10 @@ def test_wrong_encoding_is_a_clear_error_not_mojibake(conn, tmp_path):
         ingest(conn, f, codec="utf-8")
     conn.rollback()
     assert table_counts(conn)["raw_orders_csv"] == 0
+
+
+def test_a_nul_character_is_quarantined_not_a_crash(conn, tmp_path):
+    c = ingest(conn, write_csv(tmp_path / "nul.csv", [row(CITY="Lule\x00a"), row(ORDERLINENUMBER="2")]))
+    assert (c.read, c.loaded, c.rejected) == (2, 1, 1)
+    (line, reason, raw, _, _), = rejects(conn)
+    assert line == 2 and reason == "the row contains a NUL character" and "Lule\\x00a" in raw

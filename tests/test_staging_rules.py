@@ -36,6 +36,9 @@ def test_good_row_is_normalised():
     ({"PRICEEACH": "-1.50"}, "PRICEEACH -1.50 is negative"),
     ({"PRICEEACH": "12,50"}, "use '.' as the decimal point"),
     ({"QUANTITYORDERED": "ten"}, "QUANTITYORDERED 'ten' is not a whole number"),
+    ({"QUANTITYORDERED": "\u0663"}, "is not a whole number"),        # an Arabic-Indic digit
+    ({"PRICEEACH": "\uff19\uff15.70"}, "PRICEEACH '\uff19\uff15.70' is not a number"),  # full-width digits
+    ({"CITY": "Lule\x00a"}, "the row contains a NUL character"),
     ({"ORDERDATE": "2/30/2003 0:00"}, "ORDERDATE '2/30/2003 0:00' is not a date"),
     ({"STATUS": "Lost"}, "STATUS 'Lost' is not one of"),
     ({"DEALSIZE": "Huge"}, "DEALSIZE 'Huge' is not one of"),
