@@ -10,7 +10,7 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
         -r /opt/airflow/requirements/requirements.txt \
         -c /opt/airflow/requirements/constraints.txt
 
-# include/ holds the vehicle_sales package and plugins/ the ArcGIS hook; sql/ and data/ are found
+# include/ holds the vehicle_sales package (the ArcGIS hook included); sql/ and data/ are found
 # under VEHICLE_SALES_HOME (include/vehicle_sales/paths.py)
 ENV PYTHONPATH=/opt/airflow/include:/opt/airflow/plugins \
     VEHICLE_SALES_HOME=/opt/airflow

@@ -44,7 +44,8 @@ airflow: install
 	@$(BIN)/python scripts/airflow_local.py
 
 bench: install
-	@$(BIN)/python bench/run_all.py
+	@export TEST_PG_SERVER_URL="$$($(BIN)/python scripts/provision_db.py --server-only)"; \
+	 $(BIN)/python bench/run_all.py
 
 lint: install
 	$(BIN)/ruff check .

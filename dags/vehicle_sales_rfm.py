@@ -27,7 +27,7 @@ address, product, status and deal size) into a clean PostgreSQL warehouse (Airfl
    frequency and monetary per customer from qualifying orders dated on or before it
    (Variables `rfm_order_statuses`, `rfm_lookback_days`, `rfm_recency_reference`).
 10. **Fit segments**: −√recency, log1p frequency and monetary, RobustScaler, then K-Medoids (PAM,
-   `kmedoids` package; CLARA-style above 20k customers). Optional model selection
+   `kmedoids` package; CLARA-style above 10,000 customers). Optional model selection
    (`rfm_model_selection`). Segments are named from the medoids' RFM profile.
 11. **Publish segments** in one transaction: `rfm_run` with metrics, the run's history snapshot, and each
    customer's current segment (from the latest as-of date). Re-running a run replaces its results.
@@ -92,7 +92,8 @@ SEGMENT_TABLES = [warehouse_table(t) for t in ("rfm_run", "customer_segments", "
                             description="Empty: Variable rfm_n_clusters (default 3)."),
         "model_selection": Param(None, type=["null", "boolean"], title="Model selection",
                                  description="Compare K-Means/PAM over k, metric and init and record "
-                                             "the table. Empty: Variable rfm_model_selection (default off)."),
+                                             "the table; the best model's k, metric and init then replace the number of "
+                                             "segments. Empty: Variable rfm_model_selection (default off)."),
         "geocoding": Param(None, type=["null", "boolean"], title="Geocode addresses",
                            description="Call the ArcGIS geocoder (connection arcgis_geocoding) for new or "
                                        "changed addresses. Empty: Variable geocode_enabled (default on). "

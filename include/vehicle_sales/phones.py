@@ -19,6 +19,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -148,6 +149,15 @@ def validate_phone(raw: str | None, region: str | None) -> PhoneResult:
 
 # --- the warehouse step -------------------------------------------------------------------------
 
+def _validate_batch(rows: list[tuple]) -> list[tuple]:
+    """tmp_phone_validation rows for (customer_id, phone, region, checked_input) rows."""
+    out = []
+    for customer_id, phone, region, checked_input in rows:
+        r = validate_phone(phone, region)
+        out.append((customer_id, phone, checked_input, r.valid, r.e164, r.international, r.reason))
+    return out
+
+
 def _sql(name: str) -> str:
     from vehicle_sales.paths import sql_text
 
@@ -183,40 +193,45 @@ def validate_phones(
     counts: dict[str, Any] = {"candidates": 0, "validated": 0, "valid": 0, "invalid": 0, "by_reason": {},
                               "batches": 0, "changed_meanwhile": 0}
     by_reason: Counter[str] = Counter()
-    after = 0
-    while True:
-        # one transaction per batch (committed at the end of the block, rolled back on any error):
-        # attribution, lock, read, validate, write
-        with conn.transaction(), conn.cursor() as cur:
-            if actor is not None:
-                set_actor(conn, actor)
-            take_xact_lock(conn, LOCK_NAME)  # concurrent runs take turns batch by batch
-            rows = cur.execute(select_sql, {"after": after, "limit": batch_size}).fetchall()
-            if not rows:
-                break
-            cur.execute(temp_sql)
-            with cur.copy("COPY tmp_phone_validation (customer_id, phone, checked_input, valid, e164,"
-                          " international, reason) FROM STDIN") as cp:
-                for customer_id, phone, region, checked_input in rows:
-                    r = validate_phone(phone, region)
-                    cp.write_row((customer_id, phone, checked_input, r.valid, r.e164, r.international, r.reason))
-            written = cur.execute(apply_sql).fetchall()
-            after = rows[-1][0]
-            watermark = max(watermark, after)
-            set_watermark(conn, WATERMARK_TARGET, watermark)
-        n_written = 0
-        for valid, reason, n in written:
-            n_written += n
-            counts["valid" if valid else "invalid"] += n
-            if not valid:
-                by_reason[reason] += n
-        counts["candidates"] += len(rows)
-        counts["validated"] += n_written
-        counts["changed_meanwhile"] += len(rows) - n_written
-        counts["batches"] += 1
-        counts["by_reason"] = dict(by_reason.most_common())
-        if on_batch is not None:
-            on_batch(counts["batches"], dict(counts))
+    # Pipelined: while PostgreSQL applies batch N (the UPDATE and its audit rows), a worker thread
+    # validates batch N+1, which was read in batch N's transaction (keyset order, so the batches
+    # never overlap). Only the worker calls phonenumbers; the main thread only talks to the database.
+    with conn.transaction():
+        rows = conn.execute(select_sql, {"after": 0, "limit": batch_size}).fetchall()
+    pending: Future | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate_phones") as worker:
+        while rows:
+            # one transaction per batch (committed at the end of the block, rolled back on any error):
+            # attribution, lock, read ahead, write
+            with conn.transaction(), conn.cursor() as cur:
+                if actor is not None:
+                    set_actor(conn, actor)
+                take_xact_lock(conn, LOCK_NAME)  # concurrent runs take turns batch by batch
+                results = pending.result() if pending is not None else _validate_batch(rows)
+                next_rows = cur.execute(select_sql, {"after": rows[-1][0], "limit": batch_size}).fetchall()
+                pending = worker.submit(_validate_batch, next_rows) if next_rows else None
+                cur.execute(temp_sql)
+                with cur.copy("COPY tmp_phone_validation (customer_id, phone, checked_input, valid, e164,"
+                              " international, reason) FROM STDIN") as cp:
+                    for row in results:
+                        cp.write_row(row)
+                written = cur.execute(apply_sql).fetchall()
+                watermark = max(watermark, rows[-1][0])
+                set_watermark(conn, WATERMARK_TARGET, watermark)
+            n_written = 0
+            for valid, reason, n in written:
+                n_written += n
+                counts["valid" if valid else "invalid"] += n
+                if not valid:
+                    by_reason[reason] += n
+            counts["candidates"] += len(rows)
+            counts["validated"] += n_written
+            counts["changed_meanwhile"] += len(rows) - n_written
+            counts["batches"] += 1
+            counts["by_reason"] = dict(by_reason.most_common())
+            if on_batch is not None:
+                on_batch(counts["batches"], dict(counts))
+            rows = next_rows
     counts["by_reason"] = dict(by_reason.most_common())
     counts["watermark_before"] = watermark_before
     counts["watermark_after"] = watermark
