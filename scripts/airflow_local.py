@@ -108,6 +108,28 @@ def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
         proc.wait(10)
     except subprocess.TimeoutExpired:
         pass
+    kill_session(proc.pid)
+
+
+def kill_session(sid: int) -> list[str]:
+    """SIGKILL every live process of session ``sid``, by pid; returns them ("pid name").
+
+    standalone runs in a session of its own, so these are all its descendants. Airflow moves task
+    processes into process groups of their own, so a task that missed its supervisor's shutdown
+    survives the process-group kill above; this sweep catches it.
+    """
+    killed = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, tail = stat.read_text().rsplit(")", 1)
+            fields = tail.split()  # state, ppid, pgrp, session, ...
+            pid = int(stat.parent.name)
+            if int(fields[3]) == sid and fields[0] != "Z" and pid != os.getpid():
+                os.kill(pid, signal.SIGKILL)
+                killed.append(f"{pid} {head.split('(', 1)[1]}")
+        except (OSError, IndexError, ValueError):
+            continue
+    return killed
 
 
 def main() -> int:

@@ -1,5 +1,6 @@
 """End to end: a real Airflow (``airflow standalone``) from this repository, a real PostgreSQL warehouse,
-the REST API v2 and the UI in headless Chromium.
+the REST API v2 and the UI in headless Chromium. Geocoding goes to the fake ArcGIS server of
+``tests/fake_arcgis.py`` through the ``arcgis_geocoding`` connection (``AIRFLOW_CONN_ARCGIS_GEOCODING``).
 
 Run alone with ``make test PYTEST_ARGS="-m e2e"``. Artifacts (screenshots, the standalone log) land in
 ``artifacts/e2e/``. Every process started here is stopped at the end, pass or fail.
@@ -14,16 +15,19 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import quote
 
 import psycopg
 import pytest
 import requests
+from fake_arcgis import FakeArcGIS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
-from airflow_local import standalone_env, start, stop, wait_healthy  # noqa: E402
+from airflow_local import kill_session, standalone_env, start, stop, wait_healthy  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -32,6 +36,8 @@ ARTIFACTS = ROOT / "artifacts" / "e2e"
 RUN_TIMEOUT = 600
 BACKFILL_DATES = ["2003-12-29", "2003-12-30", "2003-12-31"]
 TRIGGER_DATE = "2004-06-30"
+# odd characters on purpose: the key travels URL-quoted in the connection URI and must never surface
+ARCGIS_KEY = f"e2e/arcgis+{os.urandom(4).hex()}=key"
 
 
 def free_port() -> int:
@@ -71,11 +77,21 @@ class Api:
             time.sleep(2)
         pytest.fail(f"run {run_id} did not finish within {timeout:.0f} s")
 
+    def log_response(self, run_id: str, task_id: str, attempt: int = 1) -> requests.Response:
+        return self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{attempt}",
+                         headers={"Accept": "application/json"})
+
     def log_text(self, run_id: str, task_id: str, attempt: int = 1) -> str:
-        r = self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{attempt}",
-                      headers={"Accept": "application/json"})
-        content = r.json()["content"]
+        content = self.log_response(run_id, task_id, attempt).json()["content"]
         return "\n".join(e.get("event", "") if isinstance(e, dict) else str(e) for e in content)
+
+    def task_instance(self, run_id: str, task_id: str) -> dict:
+        return self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}").json()
+
+    def all_log_bodies(self, run_id: str, task_id: str) -> list[str]:
+        """The raw API answers (every field of every entry) of all attempts of a task instance."""
+        tries = max(1, self.task_instance(run_id, task_id).get("try_number") or 1)
+        return [self.log_response(run_id, task_id, n).text for n in range(1, tries + 1)]
 
 
 def chromium_paths() -> tuple[str, str] | None:
@@ -84,9 +100,20 @@ def chromium_paths() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
+@pytest.fixture(scope="module")
+def arcgis():
+    """The fake ArcGIS GeocodeServer, up before the Airflow stack and stopped after it, pass or fail."""
+    fake = FakeArcGIS(api_key=ARCGIS_KEY).start()
+    try:
+        yield fake
+    finally:
+        fake.stop()
+
+
 @pytest.fixture
-def stack(fresh_db_factory, tmp_path):
-    """airflow standalone in a temporary home on a free port, against a fresh warehouse."""
+def stack(fresh_db_factory, tmp_path, arcgis):
+    """airflow standalone in a temporary home on a free port, against a fresh warehouse, geocoding on
+    and wired to the fake ArcGIS server."""
     warehouse = fresh_db_factory(with_schema=False)  # the DAG's create_schema builds it
     home = tmp_path / "airflow-home"
     port = free_port()
@@ -97,8 +124,11 @@ def stack(fresh_db_factory, tmp_path):
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
     })
     # the test process's own Airflow settings (unit test mode, its SQLite) must not leak in
-    for key in ("AIRFLOW__CORE__UNIT_TEST_MODE", "AIRFLOW_VAR_GEOCODE_ENABLED", "AIRFLOW_VAR_SALES_SOURCE"):
+    for key in ("AIRFLOW__CORE__UNIT_TEST_MODE", "AIRFLOW_VAR_GEOCODE_ENABLED", "AIRFLOW_VAR_SALES_SOURCE",
+                "AIRFLOW_CONN_ARCGIS_GEOCODING"):
         env.pop(key, None)
+    env["AIRFLOW_CONN_ARCGIS_GEOCODING"] = arcgis.connection_uri()
+    env["AIRFLOW_VAR_GEOCODE_ENABLED"] = "true"  # the default too, but the runs must not depend on it
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log_path = ARTIFACTS / "standalone.log"
     log_path.write_text("")
@@ -108,9 +138,12 @@ def stack(fresh_db_factory, tmp_path):
     try:
         wait_healthy(port, proc, timeout=180)
         yield {"base": f"http://127.0.0.1:{port}", "password": password, "warehouse": warehouse,
-               "reports": tmp_path / "reports"}
+               "reports": tmp_path / "reports", "arcgis": arcgis, "log_path": log_path}
     finally:
-        stop(proc)
+        stop(proc)  # the process group, then a sweep of standalone's session
+        stragglers = kill_session(proc.pid)
+        if stragglers:  # stop() should have caught them all
+            warnings.warn(f"processes outlived stop(): {stragglers}", stacklevel=1)
 
 
 def q(url: str, sql: str, *args):
@@ -174,9 +207,66 @@ def test_trigger_backfill_logs_and_grid_in_a_real_airflow_and_browser(stack):
     assert sum("file already ingested" in t for t in stage_logs) == len(runs) - 1
     assert stack["password"] not in "\n".join(stage_logs) + log
 
+    geocoding_check(api, warehouse, stack["arcgis"], runs, stack["log_path"])
+
     browser_check(base, stack["password"], [r["dag_run_id"] for r in runs], dated["dag_run_id"])
     (ARTIFACTS / "timing.json").write_text(json.dumps({"seconds": round(time.monotonic() - t0, 1),
                                                        "runs": len(runs)}))
+
+
+def summary_counts(log: str) -> dict[str, int]:
+    """The integer counts of the ``geocode_addresses summary: k=v, ...`` line of a task log."""
+    line = next(x for x in log.splitlines() if "geocode_addresses summary:" in x)
+    pairs = (item.split("=", 1) for item in line.split("summary:", 1)[1].split(", "))
+    return {k.strip(): int(v) for k, v in pairs if v.strip().isdigit()}
+
+
+def geocoding_check(api: Api, warehouse: str, fake: FakeArcGIS, runs: list[dict], standalone_log: Path) -> None:
+    """Every run geocoded through the fake (none skipped), the first one paid for every address, the
+    key never leaked, no address is left pending."""
+    run_ids = [r["dag_run_id"] for r in runs]
+    states = {run_id: api.task_instance(run_id, "geocode_addresses")["state"] for run_id in run_ids}
+    assert set(states.values()) == {"success"}, states
+    geo_logs = {run_id: api.log_text(run_id, "geocode_addresses") for run_id in run_ids}
+    assert all("geocode_addresses summary: selected=" in t for t in geo_logs.values()), geo_logs
+    assert not any("skipped=" in t for t in geo_logs.values()), geo_logs
+
+    n_addresses = q(warehouse, "SELECT count(*) FROM addresses")[0][0]
+    assert n_addresses > 0
+    summaries = [summary_counts(t) for t in geo_logs.values()]
+    paid = [c for c in summaries if c["sent"] > 0]
+    # one run (runs are serialised: max_active_runs=1) selected and settled every address; the later
+    # ones found nothing to do
+    assert len(paid) == 1, geo_logs
+    assert all(c["selected"] == 0 for c in summaries if c is not paid[0]), summaries
+    counts = dict(q(warehouse, "SELECT geocode_status, count(*) FROM addresses GROUP BY 1"))
+    assert "pending" not in counts and "failed" not in counts and counts.get("matched", 0) > 0, counts
+    assert paid[0]["selected"] == n_addresses and paid[0]["from_cache"] == 0, paid[0]
+    assert {k: paid[0][k] for k in ("matched", "low_score", "unmatched", "failed", "pending")} == {
+        "matched": counts.get("matched", 0), "low_score": counts.get("low_score", 0),
+        "unmatched": counts.get("unmatched", 0), "failed": 0, "pending": 0}, (paid[0], counts)
+    assert paid[0]["sent"] == len(fake.geocoded_texts), (paid[0], len(fake.geocoded_texts))
+    assert sum(c["requests"] for c in summaries) == len(fake.requests), (summaries, len(fake.requests))
+    assert q(warehouse, "SELECT count(*) FROM addresses WHERE geocoded_at IS NULL")[0][0] == 0
+
+    # the fake was really called, with the key in the header only, and no text was paid for twice
+    geocode_calls = [r for r in fake.requests if r.path == "geocodeAddresses"]
+    assert geocode_calls and all(r.status == 200 for r in geocode_calls)
+    assert all(r.headers.get("X-Esri-Authorization") == f"Bearer {ARCGIS_KEY}" for r in geocode_calls)
+    assert len(fake.geocoded_texts) == len(set(fake.geocoded_texts)) > 0
+    secrets = (ARCGIS_KEY, quote(ARCGIS_KEY, safe=""))
+    for r in fake.requests:
+        assert not any(s in r.raw_path or s in json.dumps(r.form) for s in secrets), r.raw_path
+
+    # ... nor in any task log served by the API (every field, every attempt), nor in standalone's output
+    bodies = []
+    for run_id in run_ids:
+        for task_id in ("download_raw", "geocode_addresses", "validate_config"):
+            bodies += api.all_log_bodies(run_id, task_id)
+    assert all(b.strip() for b in bodies)
+    leaked = [b[:200] for b in bodies if any(s in b for s in secrets)]
+    assert not leaked, leaked
+    assert not any(s in standalone_log.read_text(errors="replace") for s in secrets)
 
 
 def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str) -> None:
