@@ -22,11 +22,15 @@ from local_env import AIRFLOW_HOME, BIN, airflow_env, migrate_metadata, warehous
 
 
 def standalone_env(sales_db_url: str, home: Path, port: int, password: str,
-                   extra: dict[str, str] | None = None) -> dict[str, str]:
+                   extra: dict[str, str] | None = None, metadata_url: str | None = None) -> dict[str, str]:
+    """The environment of ``airflow standalone``. Its metadata database: ``metadata_url`` (a
+    SQLAlchemy URL, e.g. ``postgresql+psycopg2://…``) or SQLite in ``home``, whose writers (the
+    scheduler, the DAG processor, the API server and LocalExecutor's tasks) wait up to 30 s for
+    each other instead of SQLite's default 5 s."""
     env = airflow_env(sales_db_url, extra)
     env.update({
         "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home}/airflow.db?timeout=30",
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",

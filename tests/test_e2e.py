@@ -118,7 +118,10 @@ def stack(fresh_db_factory, tmp_path, arcgis):
     home = tmp_path / "airflow-home"
     port = free_port()
     password = "e2e-" + os.urandom(6).hex()
-    env = standalone_env(warehouse, home, port, password, extra={
+    # Airflow's own metadata in PostgreSQL too, as in production: SQLite serialises the scheduler's,
+    # the DAG processor's and the API server's writes, which made a trigger time out under load
+    metadata = fresh_db_factory(with_schema=False).replace("postgresql://", "postgresql+psycopg2://", 1)
+    env = standalone_env(warehouse, home, port, password, metadata_url=metadata, extra={
         "AIRFLOW_VAR_RFM_REPORTS_DIR": str(tmp_path / "reports"),
         "AIRFLOW_VAR_SALES_DOWNLOAD_DIR": str(home / "downloads"),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
