@@ -11,62 +11,48 @@ SELECT current_setting('vehicle_sales.file_id')::bigint, source_line, raw_text, 
        orderlinenumber
 FROM stage_bad;
 
+-- A repeat is compared on its values: everything but the key and where the row came from, as the
+-- text of a row value (unambiguous: fields are quoted where needed, NULL differs from '').
 CREATE TEMP TABLE stage_classified ON COMMIT DROP AS
 WITH ranked AS (
     SELECT s.*,
            row_number() OVER w AS occurrence,
-           first_value(source_line) OVER w AS first_line
+           first_value(source_line) OVER w AS first_line,
+           ROW(s.quantityordered, s.priceeach, s.sales, s.orderdate, s.status, s.qtr_id, s.month_id, s.year_id,
+               s.productline, s.msrp, s.productcode, s.customername, s.phone, s.addressline1, s.addressline2,
+               s.city, s.state, s.postalcode, s.country, s.territory, s.contactlastname, s.contactfirstname,
+               s.dealsize)::text AS vals
     FROM stage_rows s
     WINDOW w AS (PARTITION BY ordernumber, orderlinenumber ORDER BY source_line)
+), existing AS (
+    SELECT e.raw_id, e.ordernumber, e.orderlinenumber, e.source_line,
+           e.source_file_id = current_setting('vehicle_sales.file_id')::bigint AS from_this_file,
+           ROW(e.quantityordered, e.priceeach, e.sales, e.orderdate, e.status, e.qtr_id, e.month_id, e.year_id,
+               e.productline, e.msrp, e.productcode, e.customername, e.phone, e.addressline1, e.addressline2,
+               e.city, e.state, e.postalcode, e.country, e.territory, e.contactlastname, e.contactfirstname,
+               e.dealsize)::text AS vals
+    FROM raw_orders_csv e
+    JOIN (SELECT DISTINCT ordernumber, orderlinenumber FROM stage_rows) k USING (ordernumber, orderlinenumber)
 )
 SELECT r.*,
        e.raw_id AS existing_raw_id,
-       CASE WHEN e.source_file_id = current_setting('vehicle_sales.file_id')::bigint
-            THEN e.source_line ELSE r.first_line END AS earlier_line,
+       CASE WHEN e.from_this_file THEN e.source_line ELSE r.first_line END AS earlier_line,
        -- the earlier line's text when it is staged here too; for an earlier line loaded directly
        -- staging.py fills conflicting_text from the file afterwards
-       CASE WHEN e.source_file_id = current_setting('vehicle_sales.file_id')::bigint
-            THEN NULL ELSE f.raw_text END AS first_raw_text,
+       CASE WHEN e.from_this_file THEN NULL ELSE f.raw_text END AS first_raw_text,
        CASE
-           WHEN e.source_file_id = current_setting('vehicle_sales.file_id')::bigint THEN
-               CASE WHEN (r.quantityordered, r.priceeach, r.sales, r.orderdate, r.status, r.qtr_id,
-                          r.month_id, r.year_id, r.productline, r.msrp, r.productcode, r.customername,
-                          r.phone, r.addressline1, r.addressline2, r.city, r.state, r.postalcode,
-                          r.country, r.territory, r.contactlastname, r.contactfirstname, r.dealsize)
-                         IS NOT DISTINCT FROM
-                         (e.quantityordered, e.priceeach, e.sales, e.orderdate, e.status, e.qtr_id,
-                          e.month_id, e.year_id, e.productline, e.msrp, e.productcode, e.customername,
-                          e.phone, e.addressline1, e.addressline2, e.city, e.state, e.postalcode,
-                          e.country, e.territory, e.contactlastname, e.contactfirstname, e.dealsize)
-                    THEN 'duplicate' ELSE 'conflict_in_file' END
-           WHEN r.occurrence > 1 THEN
-               CASE WHEN (r.quantityordered, r.priceeach, r.sales, r.orderdate, r.status, r.qtr_id,
-                          r.month_id, r.year_id, r.productline, r.msrp, r.productcode, r.customername,
-                          r.phone, r.addressline1, r.addressline2, r.city, r.state, r.postalcode,
-                          r.country, r.territory, r.contactlastname, r.contactfirstname, r.dealsize)
-                         IS NOT DISTINCT FROM
-                         (f.quantityordered, f.priceeach, f.sales, f.orderdate, f.status, f.qtr_id,
-                          f.month_id, f.year_id, f.productline, f.msrp, f.productcode, f.customername,
-                          f.phone, f.addressline1, f.addressline2, f.city, f.state, f.postalcode,
-                          f.country, f.territory, f.contactlastname, f.contactfirstname, f.dealsize)
-                    THEN 'duplicate' ELSE 'conflict_in_file' END
+           WHEN e.from_this_file THEN      -- an earlier line of this file, loaded directly
+               CASE WHEN r.vals = e.vals THEN 'duplicate' ELSE 'conflict_in_file' END
+           WHEN r.occurrence > 1 THEN      -- an earlier line of this file, staged here too
+               CASE WHEN r.vals = f.vals THEN 'duplicate' ELSE 'conflict_in_file' END
            WHEN e.raw_id IS NULL THEN 'new'
-           WHEN (r.quantityordered, r.priceeach, r.sales, r.orderdate, r.status, r.qtr_id,
-                 r.month_id, r.year_id, r.productline, r.msrp, r.productcode, r.customername,
-                 r.phone, r.addressline1, r.addressline2, r.city, r.state, r.postalcode,
-                 r.country, r.territory, r.contactlastname, r.contactfirstname, r.dealsize)
-                IS NOT DISTINCT FROM
-                (e.quantityordered, e.priceeach, e.sales, e.orderdate, e.status, e.qtr_id,
-                 e.month_id, e.year_id, e.productline, e.msrp, e.productcode, e.customername,
-                 e.phone, e.addressline1, e.addressline2, e.city, e.state, e.postalcode,
-                 e.country, e.territory, e.contactlastname, e.contactfirstname, e.dealsize)
-           THEN 'duplicate'
+           WHEN r.vals = e.vals THEN 'duplicate'
            ELSE 'conflict_loaded'
        END AS verdict
 FROM ranked r
-LEFT JOIN stage_rows f
+LEFT JOIN ranked f
        ON r.occurrence > 1 AND f.source_line = r.first_line
-LEFT JOIN raw_orders_csv e
+LEFT JOIN existing e
        ON e.ordernumber = r.ordernumber AND e.orderlinenumber = r.orderlinenumber;
 
 INSERT INTO raw_orders_csv (
