@@ -9,27 +9,28 @@ SELECT pg_advisory_xact_lock(hashtext('vehicle_sales_rfm:ingest'));
 SET LOCAL work_mem = '192MB';
 
 CREATE TEMP TABLE delta ON COMMIT DROP AS
-SELECT r.raw_id,
-       r.ordernumber, r.orderlinenumber, r.quantityordered, r.priceeach,
-       coalesce(r.sales, round(r.quantityordered * r.priceeach, 2)) AS sales,
-       r.orderdate, r.status, r.dealsize, r.msrp,
-       btrim(r.productcode) AS productcode, nullif(btrim(r.productline), '') AS productline,
-       btrim(r.customername) AS customername,
-       nullif(btrim(r.contactlastname), '') AS contactlastname,
-       nullif(btrim(r.contactfirstname), '') AS contactfirstname,
-       nullif(btrim(r.phone), '') AS phone,
-       nullif(btrim(r.addressline1), '') AS addressline1,
-       nullif(btrim(r.addressline2), '') AS addressline2,
-       nullif(btrim(r.city), '') AS city,
-       nullif(btrim(r.state), '') AS state,
-       nullif(btrim(r.postalcode), '') AS postalcode,
-       nullif(btrim(r.country), '') AS country,
+SELECT t.*,
        -- an address is identified by the text it arrived with (see V002)
-       concat_ws('|', nullif(btrim(r.addressline1), ''), nullif(btrim(r.addressline2), ''),
-                 nullif(btrim(r.city), ''), nullif(btrim(r.state), ''), nullif(btrim(r.postalcode), ''),
-                 upper(nullif(btrim(r.country), ''))) AS source_key
-FROM raw_orders_csv r
-WHERE r.raw_id > (SELECT coalesce(max(last_id), 0) FROM etl_watermark WHERE target = 'core_refresh');
+       concat_ws('|', t.addressline1, t.addressline2, t.city, t.state, t.postalcode, upper(t.country)) AS source_key
+FROM (
+    SELECT r.raw_id,
+           r.ordernumber, r.orderlinenumber, r.quantityordered, r.priceeach,
+           coalesce(r.sales, round(r.quantityordered * r.priceeach, 2)) AS sales,
+           r.orderdate, r.status, r.dealsize, r.msrp,
+           btrim(r.productcode) AS productcode, nullif(btrim(r.productline), '') AS productline,
+           btrim(r.customername) AS customername,
+           nullif(btrim(r.contactlastname), '') AS contactlastname,
+           nullif(btrim(r.contactfirstname), '') AS contactfirstname,
+           nullif(btrim(r.phone), '') AS phone,
+           nullif(btrim(r.addressline1), '') AS addressline1,
+           nullif(btrim(r.addressline2), '') AS addressline2,
+           nullif(btrim(r.city), '') AS city,
+           nullif(btrim(r.state), '') AS state,
+           nullif(btrim(r.postalcode), '') AS postalcode,
+           nullif(btrim(r.country), '') AS country
+    FROM raw_orders_csv r
+    WHERE r.raw_id > (SELECT coalesce(max(last_id), 0) FROM etl_watermark WHERE target = 'core_refresh')
+) t;
 ANALYZE delta;
 
 -- Each entity's representative row is picked by raw_id with a hash aggregate (GROUP BY) rather
@@ -86,12 +87,9 @@ WITH latest AS (
 INSERT INTO refresh_stats
 SELECT 'products', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted;
 
--- A large delta takes the bulk path for orders and order lines (see _bulk_fk_drop.sql). Threshold:
--- the setting vehicle_sales.bulk_threshold (delta rows, default 50000).
-SELECT set_config('vehicle_sales.bulk_tables',
-                  CASE WHEN (SELECT count(*) FROM delta)
-                            >= coalesce(nullif(current_setting('vehicle_sales.bulk_threshold', true), '')::bigint, 50000)
-                       THEN 'orders,order_lines' ELSE '' END, true);
+-- A large delta takes the bulk path for orders and order lines (see _bulk_fk_drop.sql).
+SELECT set_config('vehicle_sales.bulk_tables', 'orders,order_lines', true),
+       set_config('vehicle_sales.bulk_rows', (SELECT count(*) FROM delta)::text, true);
 {% include '_bulk_fk_drop.sql' %}
 
 -- orders: header fields from the order's first line

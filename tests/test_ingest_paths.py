@@ -108,7 +108,8 @@ def test_bulk_path_gives_the_same_tables_and_restores_every_foreign_key(fresh_db
 
 
 def test_bulk_path_still_refuses_an_orphan(conn):
-    conn.execute("SELECT set_config('vehicle_sales.bulk_tables', 'order_lines', true)")
+    conn.execute("SELECT set_config('vehicle_sales.bulk_tables', 'order_lines', true),"
+                 "       set_config('vehicle_sales.bulk_rows', '50000', true)")
     conn.execute(sql_text("_bulk_fk_drop.sql"))
     conn.execute("INSERT INTO order_lines (order_no, line_no, product_code) VALUES (999, 1, 'nope')")
     with pytest.raises(psycopg.errors.ForeignKeyViolation):

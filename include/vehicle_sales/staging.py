@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import IO
 
 import psycopg
-from psycopg.copy import QueuedLibpqWriter
 
 from vehicle_sales.db import take_xact_lock
 from vehicle_sales.errors import BadExportError
@@ -344,11 +343,6 @@ def reserve_raw_ids(cur: psycopg.Cursor, n: int) -> int:
     ).fetchone()[0])
 
 
-def row_key(values: list[str | None]) -> int:
-    """(ORDERNUMBER, ORDERLINENUMBER) of validated values as one int (line numbers fit in 16 bits)."""
-    return int(values[0]) << 16 | int(values[3])
-
-
 class _Router:
     """Sends each record of one file where it belongs: straight into raw_orders_csv (COPY text in
     ``direct``), to the spool of rows to classify, or to the rejects (``bad``)."""
@@ -359,7 +353,7 @@ class _Router:
         self.first_id, self.capacity, self.known_orders = first_id, capacity, known_orders
         self.fast = positions == _IDENTITY and n_fields == len(COLUMNS)
         self.validator = RowValidator()
-        self.seen: set[int] = set()  # keys (row_key) sent directly
+        self.seen: set[int] = set()  # (order << 16 | line) of the rows sent directly
         self.direct = io.StringIO()
         self._direct_csv = csv.writer(self.direct, lineterminator="\n")
         self._spool_csv = csv.writer(spool, lineterminator="\n")
@@ -372,40 +366,34 @@ class _Router:
             reason = f"wrong number of fields: expected {self.n_fields}, got {len(record)}"
             self.bad.append((line, raw_text(record), reason, None, None))
             return
-        raw_id = self.first_id + index - 1
+        # valid as it stands (the common case): no per-field conversion, PostgreSQL reads the text
         text = self.validator.fast_text(record) if self.fast else None
-        if text is not None:  # valid as it stands (the common case): no per-field conversion
-            self._check_capacity(index)
-            order = int(record[0])
-            key = order << 16 | int(record[3])
-            if key not in self.seen and order not in self.known_orders:
-                self.seen.add(key)
-                if '"' in text or text.count(",") != 24:  # a field needs quoting
-                    self._direct_csv.writerow((raw_id, self.file_id, line, *record))
-                else:
-                    self.direct.write(f"{raw_id},{self.file_id},{line},{text}\n")
-                self.n_direct += 1
+        values: list[str | None] = record
+        if text is None:
+            try:
+                values = validate_record(record, self.positions, self.validator)
+            except RowError as exc:
+                self.bad.append((line, raw_text(record), str(exc), _key(record, self.positions, 0),
+                                 _key(record, self.positions, 3)))
                 return
-        try:
-            values = validate_record(record, self.positions, self.validator)
-        except RowError as exc:
-            self.bad.append((line, raw_text(record), str(exc), _key(record, self.positions, 0),
-                             _key(record, self.positions, 3)))
-            return
-        self._check_capacity(index)
-        key = row_key(values)
-        if key in self.seen or int(values[0]) in self.known_orders:
+        if index > self.capacity:  # the file changed after download_raw counted its records
+            raise BadExportError(f"the file has more records than the {self.capacity} counted when it was"
+                                 " downloaded: clear download_raw to fetch it again")
+        raw_id = self.first_id + index - 1
+        order = int(values[0])
+        key = order << 16 | int(values[3])  # line numbers fit in 16 bits
+        if key in self.seen or order in self.known_orders:  # classified by stage_load.sql
+            if text is not None:
+                values = validate_record(record, self.positions, self.validator)
             self._spool_csv.writerow((raw_id, line, *values, raw_text(record)))
             self.n_spooled += 1
             return
         self.seen.add(key)
-        self._direct_csv.writerow((raw_id, self.file_id, line, *values))
+        if text is not None and '"' not in text and text.count(",") == len(COLUMNS) - 1:
+            self.direct.write(f"{raw_id},{self.file_id},{line},{text}\n")  # the line needs no quoting
+        else:
+            self._direct_csv.writerow((raw_id, self.file_id, line, *values))
         self.n_direct += 1
-
-    def _check_capacity(self, index: int) -> None:
-        if index > self.capacity:  # the file changed after download_raw counted its records
-            raise BadExportError(f"the file has more records than the {self.capacity} counted when it was"
-                                 " downloaded: clear download_raw to fetch it again")
 
     def take_direct(self) -> str:
         text = self.direct.getvalue()
@@ -443,14 +431,13 @@ def stage_file(conn: psycopg.Connection, path: Path, file_id: int, codec: str,
         cur.execute(sql_text("stage_create_temp.sql"))
         known = {r[0] for r in cur.execute("SELECT ordernumber FROM raw_orders_csv GROUP BY 1")}
         capacity = _record_capacity(cur, path, file_id)
-        cur.execute("SELECT set_config('vehicle_sales.bulk_tables', CASE WHEN %s >= coalesce(nullif("
-                    "current_setting('vehicle_sales.bulk_threshold', true), '')::bigint, 50000)"
-                    " THEN 'raw_orders_csv' ELSE '' END, true)", (capacity,))
+        cur.execute("SELECT set_config('vehicle_sales.bulk_tables', 'raw_orders_csv', true),"
+                    "       set_config('vehicle_sales.bulk_rows', %s, true)", (str(capacity),))
         cur.execute(sql_text("_bulk_fk_drop.sql"))  # a large file: its lineage key is checked once
         router = _Router(file_id, positions, len(first[1]), reserve_raw_ids(cur, capacity), capacity, known,
                          spool)
         line = 1
-        with cur.copy(_RAW_COPY, writer=QueuedLibpqWriter(cur)) as cp:
+        with cur.copy(_RAW_COPY) as cp:
             try:
                 for line, record in records:
                     if not record or (len(record) == 1 and not record[0].strip()):
