@@ -11,6 +11,6 @@ RUN pip install --no-cache-dir "apache-airflow==${AIRFLOW_VERSION}" \
         -c /opt/airflow/requirements/constraints.txt
 
 # include/ holds the vehicle_sales package (the ArcGIS hook included); sql/ and data/ are found
-# under VEHICLE_SALES_HOME (include/vehicle_sales/paths.py)
+# under VEHICLE_SALES_HOME (include/vehicle_sales/common/paths.py)
 ENV PYTHONPATH=/opt/airflow/include:/opt/airflow/plugins \
     VEHICLE_SALES_HOME=/opt/airflow

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Benchmark: geocode_addresses for 1k and 10k synthetic addresses against the fake ArcGIS server
-(tests/fake_arcgis.py, real HTTP on 127.0.0.1, started in-process) on a scratch database of the test
+(devtools/fake_arcgis.py, real HTTP on 127.0.0.1, started in-process) on a scratch database of the test
 server. Batches as the World service advertises them (SuggestedBatchSize 150, MaxBatchSize 1000); no
 rate limit, so the figures are our overhead (HTTP + JSON + set-based writes), not ArcGIS's speed.
 Each size also times a second run (every address settled: selection only) and a run after 10% of the
@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "include"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "include"), str(ROOT)]
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
 
@@ -53,10 +53,10 @@ def synthetic_addresses(conn, n: int, offset: int = 0) -> None:
 def one_size(n: int, server: str) -> dict:
     import psycopg
     from fake_arcgis import FakeArcGIS
-    from vehicle_sales.arcgis_hook import ArcGISGeocodingHook
-    from vehicle_sales.geocoding import geocode_addresses
-    from vehicle_sales.reference import load_reference_data
-    from vehicle_sales.schema import apply_schema
+    from vehicle_sales.common.schema import apply_schema
+    from vehicle_sales.contact.arcgis.hook import ArcGISGeocodingHook
+    from vehicle_sales.contact.geocoding import geocode_addresses
+    from vehicle_sales.ingest.reference import load_reference_data
 
     logging.getLogger("vehicle_sales").setLevel(logging.WARNING)  # stdout is for the JSON
     name = f"vsr_bench_geo_{uuid.uuid4().hex[:8]}"

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "include"), str(ROOT)]
 DATA = ROOT / "bench" / "data"
 
 
@@ -31,7 +32,7 @@ def server_url() -> str:
 
 
 def ensure_file(lines: int, first_order: int = 10100, tag: str = "full", customers: int | None = None) -> Path:
-    from vehicle_sales.sample_data import write_csv
+    from devtools.sample_data import write_csv
 
     DATA.mkdir(parents=True, exist_ok=True)
     path = DATA / f"orders_{lines}_{tag}.csv"
@@ -42,12 +43,12 @@ def ensure_file(lines: int, first_order: int = 10100, tag: str = "full", custome
 
 def one_size(lines: int) -> dict:
     import psycopg
-    from vehicle_sales.download import FetchedFile, count_records, register, sha256_of
-    from vehicle_sales.encoding import choose_encoding
-    from vehicle_sales.reference import load_reference_data
-    from vehicle_sales.schema import apply_schema
-    from vehicle_sales.sqlrender import render
-    from vehicle_sales.staging import stage_file
+    from vehicle_sales.common.schema import apply_schema
+    from vehicle_sales.common.sqlrender import render
+    from vehicle_sales.ingest.download import FetchedFile, count_records, register, sha256_of
+    from vehicle_sales.ingest.encoding import choose_encoding
+    from vehicle_sales.ingest.reference import load_reference_data
+    from vehicle_sales.ingest.staging import stage_file
 
     customers = max(92, lines // 30)
     full = ensure_file(lines, customers=customers)

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: phone validation (vehicle_sales.phones.validate_phones) for 10k and 100k customers.
+"""Benchmark: phone validation (vehicle_sales.contact.phones.validate_phones) for 10k and 100k customers.
 
 Customers are inserted directly (phones and countries drawn from the sample generator's formats)
 into a scratch database on the server of TEST_PG_SERVER_URL (default
@@ -19,7 +19,7 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "include"))
+sys.path[:0] = [str(ROOT / "include"), str(ROOT)]
 
 DEFAULT_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 
@@ -32,7 +32,7 @@ def _with_db(url: str, dbname: str) -> str:
 
 def synthetic_customers(n: int, seed: int = 11) -> list[tuple[str, str, str]]:
     """(company, phone, country name as exported), phones in the generator's per-country formats."""
-    from vehicle_sales.sample_data import COUNTRIES, _phone
+    from devtools.sample_data import COUNTRIES, _phone
 
     rng = random.Random(seed)
     names = list(COUNTRIES)
@@ -62,10 +62,10 @@ def load(conn, customers: list[tuple[str, str, str]]) -> None:
 
 def one_size(server: str, n: int, batch_size: int) -> dict:
     import psycopg
-    from vehicle_sales.db import Actor
-    from vehicle_sales.phones import validate_phones
-    from vehicle_sales.reference import load_reference_data
-    from vehicle_sales.schema import apply_schema
+    from vehicle_sales.common.db import Actor
+    from vehicle_sales.common.schema import apply_schema
+    from vehicle_sales.contact.phones import validate_phones
+    from vehicle_sales.ingest.reference import load_reference_data
 
     name = f"vsr_bench_phones_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(server, autocommit=True) as c:

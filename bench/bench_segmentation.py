@@ -40,9 +40,9 @@ def synthetic_rfm(n: int, seed: int):
 
 
 def child(n: int, seed: int) -> dict:
-    sys.path.insert(0, str(ROOT / "include"))
+    sys.path[:0] = [str(ROOT / "include"), str(ROOT)]
     import numpy as np
-    from vehicle_sales.segmentation import (
+    from vehicle_sales.segments.segmentation import (
         RFM_COLUMNS,
         KMedoidsPAM,
         clustering_metrics,

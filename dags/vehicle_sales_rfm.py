@@ -45,7 +45,7 @@ import pendulum
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
 from vehicle_sales import tasks as steps
-from vehicle_sales.paths import SQL_DIR
+from vehicle_sales.common.paths import SQL_DIR
 
 SALES_DB = "sales_db"
 

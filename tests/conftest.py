@@ -62,7 +62,7 @@ def fresh_db_factory(pg_server_url):
         created.append(name)
         url = _with_db(pg_server_url, name)
         if with_schema:
-            from vehicle_sales.schema import apply_schema
+            from vehicle_sales.common.schema import apply_schema
 
             with psycopg.connect(url) as conn:
                 apply_schema(conn)

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vehicle_sales.config import PipelineConfig, load_config
-from vehicle_sales.db import Actor, connect
-from vehicle_sales.errors import PermanentError
+from vehicle_sales.common.config import PipelineConfig, load_config
+from vehicle_sales.common.db import Actor, connect
+from vehicle_sales.common.errors import PermanentError
 
 log = logging.getLogger("vehicle_sales")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,7 +61,7 @@ def validate_config() -> dict[str, Any]:
     """Fail before anything is written when a Param or Variable is invalid."""
     context = _context()
     cfg = _config(context)
-    from vehicle_sales.download import parse_source
+    from vehicle_sales.ingest.download import parse_source
 
     spec = parse_source(cfg.sales_source)
     summary("validate_config", source=spec.display, encoding=cfg.sales_source_encoding,
@@ -83,7 +83,7 @@ def as_of_date(context: dict[str, Any], cfg: PipelineConfig):
 
 @fail_fast
 def download_raw() -> dict[str, Any]:
-    from vehicle_sales import download
+    from vehicle_sales.ingest import download
 
     context = _context()
     cfg = _config(context)
@@ -103,8 +103,8 @@ def download_raw() -> dict[str, Any]:
 
 @fail_fast
 def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
-    from vehicle_sales import download, encoding, staging
-    from vehicle_sales.errors import SourceNotFoundError
+    from vehicle_sales.common.errors import SourceNotFoundError
+    from vehicle_sales.ingest import download, encoding, staging
 
     context = _context()
     cfg = _config(context)
@@ -129,7 +129,7 @@ def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_reference_data() -> dict[str, int]:
-    from vehicle_sales import reference
+    from vehicle_sales.ingest import reference
 
     context = _context()
     with connect(actor=Actor.from_context(context)) as conn:
@@ -140,7 +140,7 @@ def load_reference_data() -> dict[str, int]:
 
 def validate_phones() -> dict[str, Any]:
     """Validate new or changed customers' phones; batches of one UPDATE each, one transaction each."""
-    from vehicle_sales import phones
+    from vehicle_sales.contact import phones
 
     context = _context()
     actor = Actor.from_context(context)
@@ -165,8 +165,8 @@ def geocode_addresses() -> dict[str, Any]:
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
 
-    from vehicle_sales import geocoding
-    from vehicle_sales.arcgis_hook import ArcGISGeocodingHook
+    from vehicle_sales.contact import geocoding
+    from vehicle_sales.contact.arcgis.hook import ArcGISGeocodingHook
 
     context = _context()
     cfg = _config(context)
@@ -201,7 +201,7 @@ def geocode_addresses() -> dict[str, Any]:
 def compute_rfm() -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from vehicle_sales import rfm
+    from vehicle_sales.segments import rfm
 
     context = _context()
     cfg = _config(context)
@@ -231,7 +231,9 @@ SELECTION_SAMPLE = 3000  # model selection fits 55 models: a sample keeps it to 
 def fit_segments(computed: dict[str, Any]) -> dict[str, Any]:
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from vehicle_sales import model_selection, results, rfm, segment_naming, segmentation
+    from vehicle_sales.segments import model_selection, rfm, segmentation
+    from vehicle_sales.segments import naming as segment_naming
+    from vehicle_sales.segments import publish as results
 
     context = _context()
     cfg = _config(context)
@@ -277,7 +279,7 @@ def fit_segments(computed: dict[str, Any]) -> dict[str, Any]:
 
 @fail_fast
 def load_segments(fitted: dict[str, Any]) -> dict[str, Any]:
-    from vehicle_sales import results
+    from vehicle_sales.segments import publish as results
 
     context = _context()
     with connect(actor=Actor.from_context(context)) as conn:
@@ -287,7 +289,7 @@ def load_segments(fitted: dict[str, Any]) -> dict[str, Any]:
 
 
 def report(loaded: dict[str, Any]) -> str:
-    from vehicle_sales import report as reporting
+    from vehicle_sales.segments import report as reporting
 
     context = _context()
     cfg = _config(context)

@@ -1,0 +1,1 @@
+"""Shared by every stage: configuration, database access, errors, paths, SQL files."""

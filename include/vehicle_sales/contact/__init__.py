@@ -1,0 +1,1 @@
+"""Stage 2, contact quality: phone validation and ArcGIS geocoding."""

@@ -1,0 +1,1 @@
+"""The ArcGIS World Geocoding Service: the Airflow hook and its request/response payloads."""

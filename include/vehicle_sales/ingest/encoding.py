@@ -1,0 +1,120 @@
+"""Which text encoding an export was written in, decided by evidence.
+
+Exports arrive as UTF-8 (with or without BOM), Windows-1252, DOS code page 850 or Latin-1. The
+candidates are a small closed set, and on short Western European texts general-purpose detectors
+(charset-normalizer, chardet) often confuse cp1252/cp850/latin-1, so we score the candidates on
+the words that contain non-ASCII bytes: a right decoding yields ordinary letters inside words
+("Berguvsvägen"); a wrong one yields symbols, box-drawing or control characters, or capitals in
+the middle of lowercase words ("Berguvsv├ñgen", "BerguvsvÕgen", "Rambla de Catalu±a").
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+
+from vehicle_sales.common.errors import ConfigError
+
+CANDIDATES = ("utf-8", "cp1252", "cp850", "latin-1")
+SUPPORTED_OVERRIDES_HINT = "utf-8, utf-8-sig, cp1252, cp850, latin-1 or any Python codec name"
+
+# letters that occur in the Western European names and addresses these exports carry
+_COMMON_LETTERS = set("àáâãäåæçèéêëìíîïñòóôöøùúûüýÿßœšžÀÁÂÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÖØÙÚÛÜÝŒŠŽ")
+_WORD_WITH_HIGH_BYTES = re.compile(rb"[A-Za-z\x80-\xff]*[\x80-\xff][A-Za-z\x80-\xff]*")
+_MAX_WORDS = 20_000
+
+
+@dataclass(frozen=True)
+class EncodingChoice:
+    codec: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.codec} ({self.reason})"
+
+
+def _char_score(prev: str, ch: str, nxt: str) -> int:
+    """Evidence one decoded non-ASCII character gives for its decoding."""
+    cat = unicodedata.category(ch)
+    if cat.startswith("L"):
+        if ch.isupper() and prev.islower():
+            return -2  # capital inside a lowercase word: "BerguvsvÕgen"
+        return 2 if ch in _COMMON_LETTERS else 0
+    if cat in ("Cc", "Cn", "Co") or "\u2500" <= ch <= "\u259f":
+        return -4  # control, unassigned, box-drawing or block characters
+    if prev.isalpha() and nxt.isalpha():
+        return -3  # punctuation or a symbol in the middle of a word: "Catalu±a"
+    return -1
+
+
+def score_decoding(words: list[bytes], codec: str) -> int | None:
+    """Sum of evidence for ``codec`` over ``words``; None when a word does not decode at all."""
+    total = 0
+    for word in words:
+        try:
+            text = word.decode(codec)
+        except UnicodeDecodeError:
+            return None
+        for i, ch in enumerate(text):
+            if ord(ch) < 128:
+                continue
+            prev = text[i - 1] if i else " "
+            nxt = text[i + 1] if i + 1 < len(text) else " "
+            total += _char_score(prev, ch, nxt)
+    return total
+
+
+def high_byte_words(data: bytes, limit: int = _MAX_WORDS) -> list[bytes]:
+    """Distinct words of ``data`` that contain a byte >= 0x80 (at most ``limit``)."""
+    seen: dict[bytes, None] = {}
+    for m in _WORD_WITH_HIGH_BYTES.finditer(data):
+        seen.setdefault(m.group(0), None)
+        if len(seen) >= limit:
+            break
+    return list(seen)
+
+
+def detect_encoding(data: bytes) -> EncodingChoice:
+    """Choose the codec of ``data`` (the file's bytes, or a large leading part of them)."""
+    if data.startswith(codecs.BOM_UTF8):
+        return EncodingChoice("utf-8-sig", "UTF-8 byte order mark")
+    words = high_byte_words(data)
+    if not words:
+        return EncodingChoice("utf-8", "plain ASCII: every candidate decodes it identically")
+    try:
+        b"\n".join(words).decode("utf-8")
+        return EncodingChoice("utf-8", f"valid UTF-8 with {len(words)} words containing non-ASCII letters")
+    except UnicodeDecodeError:
+        pass
+    scores = {c: score_decoding(words, c) for c in CANDIDATES if c != "utf-8"}
+    valid = {c: s for c, s in scores.items() if s is not None}
+    # ties go to the earlier candidate: cp1252 is a superset of latin-1's printable range
+    best = max(valid, key=lambda c: (valid[c], -CANDIDATES.index(c)))
+    detail = ", ".join(f"{c}={s}" for c, s in scores.items())
+    return EncodingChoice(best, f"detected from {len(words)} non-ASCII words; scores {detail}")
+
+
+def read_for_detection(path: Path, max_bytes: int = 64 * 1024 * 1024) -> bytes:
+    """The bytes detection looks at: the whole file up to ``max_bytes``."""
+    with open(path, "rb") as fh:
+        return fh.read(max_bytes)
+
+
+def choose_encoding(path: Path, override: str | None) -> EncodingChoice:
+    """The configured codec (Variable sales_source_encoding) or the detected one."""
+    if override and override.strip().lower() not in ("", "auto"):
+        name = override.strip()
+        try:
+            codecs.lookup(name)
+        except LookupError:
+            raise ConfigError(
+                f"sales_source_encoding {name!r} is not a known codec: set the Variable to 'auto' or "
+                f"one of {SUPPORTED_OVERRIDES_HINT}"
+            ) from None
+        if name.lower().replace("_", "-") in ("utf-8", "utf8") and path.read_bytes()[:3] == codecs.BOM_UTF8:
+            name = "utf-8-sig"
+        return EncodingChoice(name, "set by Variable sales_source_encoding")
+    return detect_encoding(read_for_detection(path))

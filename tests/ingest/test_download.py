@@ -1,0 +1,115 @@
+"""download_raw: path, URL (real HTTP with faults), fingerprint, already-ingested no-op."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+
+import pytest
+from support.exports import ingest, row, write_csv
+from vehicle_sales.common.errors import SourceNotFoundError
+from vehicle_sales.common.paths import SAMPLE_CSV
+from vehicle_sales.ingest.download import (
+    FetchedFile,
+    count_records,
+    download_url,
+    fetch,
+    parse_source,
+    redact_url,
+    register,
+    sha256_of,
+)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    body = b""
+    faults: list[int] = []
+    seen: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        type(self).seen.append(self.path)
+        if type(self).faults:
+            code = type(self).faults.pop(0)
+            self.send_response(code)
+            self.send_header("Retry-After", "0")
+            self.end_headers()
+            return
+        if not self.path.startswith("/exports/sales.csv"):
+            self.send_response(404)
+            self.end_headers()
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server(tmp_path, monkeypatch):
+    monkeypatch.setenv("VSR_DOWNLOAD_BACKOFF", "0.01")
+    _Handler.body = write_csv(tmp_path / "src.csv", [row(ORDERLINENUMBER=str(i)) for i in range(1, 6)]).read_bytes()
+    _Handler.faults, _Handler.seen = [], []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def test_source_forms():
+    assert parse_source(None).kind == "sample" and parse_source("").location == str(SAMPLE_CSV)
+    assert parse_source("https://x.example/a.csv").kind == "url"
+    assert parse_source("file:///data/a.csv").location == "/data/a.csv"
+    assert parse_source("/data/a.csv").kind == "path"
+
+
+def test_url_is_streamed_atomically_into_a_content_addressed_file(http_server, tmp_path):
+    got = download_url(f"{http_server}/exports/sales.csv", tmp_path / "dl")
+    assert got.path.name == f"{hashlib.sha256(_Handler.body).hexdigest()}.csv"
+    assert got.path.read_bytes() == _Handler.body and got.size_bytes == len(_Handler.body)
+    assert [p.name for p in (tmp_path / "dl").iterdir()] == [got.path.name]  # no temporary left behind
+    assert count_records(got.path) == 5
+
+
+def test_transient_errors_are_retried_honouring_retry_after(http_server, tmp_path):
+    _Handler.faults = [503, 429, 502]
+    got = download_url(f"{http_server}/exports/sales.csv", tmp_path / "dl")
+    assert got.size_bytes == len(_Handler.body)
+    assert len(_Handler.seen) == 4
+
+
+def test_404_is_a_clear_permanent_error_without_the_secret(http_server, tmp_path):
+    with pytest.raises(SourceNotFoundError) as exc:
+        download_url(f"{http_server}/nope.csv?token=SECRET123", tmp_path / "dl")
+    assert "404" in str(exc.value) and "sales_source" in str(exc.value)
+    assert "SECRET123" not in str(exc.value)
+    assert not list((tmp_path / "dl").iterdir())
+
+
+def test_persistent_server_errors_give_up_with_a_message(http_server, tmp_path):
+    _Handler.faults = [500] * 10
+    with pytest.raises(OSError, match="failed after 5 retries") as exc:
+        download_url(f"{http_server}/exports/sales.csv?sig=SECRET", tmp_path / "dl")
+    assert "SECRET" not in str(exc.value)
+
+
+def test_redaction_drops_credentials_and_query():
+    assert redact_url("https://user:pw@host:8443/a.csv?sig=abc") == "https://host:8443/a.csv"
+
+
+def test_missing_path_says_what_to_do(tmp_path):
+    with pytest.raises(SourceNotFoundError, match="set the Variable sales_source to a readable path or URL"):
+        fetch(parse_source(str(tmp_path / "missing.csv")), tmp_path)
+
+
+def test_a_file_already_ingested_is_recognised(conn, tmp_path):
+    f = write_csv(tmp_path / "a.csv", [row()])
+    sha, size = sha256_of(f)
+    first = register(conn, FetchedFile(f, str(f), sha, size), 1, "run-1")
+    assert not first.already_staged
+    ingest(conn, f)
+    again = register(conn, FetchedFile(f, "elsewhere/a.csv", sha, size), 1, "run-2")
+    assert again.already_staged and again.file_id == first.file_id

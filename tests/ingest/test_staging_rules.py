@@ -1,0 +1,76 @@
+"""Row validation rules (pure: no database)."""
+
+from __future__ import annotations
+
+import pytest
+from support.exports import row
+from vehicle_sales.common.errors import BadExportError
+from vehicle_sales.ingest.staging import COLUMNS, RowError, column_positions, parse_date, validate_record
+
+POS = list(range(len(COLUMNS)))
+
+
+def check(**changes):
+    return validate_record(row(**changes), POS)
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2/24/2003 0:00", "2003-02-24"), ("12/1/2004 0:00", "2004-12-01"), ("2/24/2003", "2003-02-24"),
+    ("2003-02-24", "2003-02-24"), ("2003-02-24T10:30:00Z", "2003-02-24"), ("2/29/2004 0:00", "2004-02-29"),
+    ("2/29/2003 0:00", None), ("13/1/2003", None), ("24.02.2003", None), ("yesterday", None), ("", None),
+])
+def test_parse_date_accepts_export_and_iso_forms_only(text, expected):
+    assert parse_date(text) == expected
+
+
+def test_good_row_is_normalised():
+    out = check(STATUS="shipped", DEALSIZE="SMALL", ADDRESSLINE2="  ")
+    assert out[COLUMNS.index("ORDERDATE")] == "2003-02-24"
+    assert out[COLUMNS.index("STATUS")] == "Shipped"
+    assert out[COLUMNS.index("DEALSIZE")] == "Small"
+    assert out[COLUMNS.index("ADDRESSLINE2")] is None
+
+
+@pytest.mark.parametrize("changes,reason", [
+    ({"QUANTITYORDERED": "-5"}, "QUANTITYORDERED -5 is negative"),
+    ({"PRICEEACH": "-1.50"}, "PRICEEACH -1.50 is negative"),
+    ({"PRICEEACH": "12,50"}, "use '.' as the decimal point"),
+    ({"QUANTITYORDERED": "ten"}, "QUANTITYORDERED 'ten' is not a whole number"),
+    ({"QUANTITYORDERED": "\u0663"}, "is not a whole number"),        # an Arabic-Indic digit
+    ({"PRICEEACH": "\uff19\uff15.70"}, "PRICEEACH '\uff19\uff15.70' is not a number"),  # full-width digits
+    ({"CITY": "Lule\x00a"}, "the row contains a NUL character"),
+    ({"ORDERDATE": "2/30/2003 0:00"}, "ORDERDATE '2/30/2003 0:00' is not a date"),
+    ({"STATUS": "Lost"}, "STATUS 'Lost' is not one of"),
+    ({"DEALSIZE": "Huge"}, "DEALSIZE 'Huge' is not one of"),
+    ({"ORDERLINENUMBER": ""}, "ORDERLINENUMBER is empty"),
+    ({"ORDERLINENUMBER": "0"}, "ORDERLINENUMBER 0 is below 1"),
+    ({"CUSTOMERNAME": "x" * 300}, "CUSTOMERNAME is 300 characters long (limit 255)"),
+    ({"PRODUCTCODE": "S" * 21}, "PRODUCTCODE is 21 characters long (limit 20)"),
+    ({"MONTH_ID": "13"}, "MONTH_ID 13 is above 12"),
+])
+def test_bad_values_are_rejected_with_a_reason(changes, reason):
+    with pytest.raises(RowError, match=None) as exc:
+        check(**changes)
+    assert reason in str(exc.value)
+
+
+def test_sql_looking_text_is_just_data():
+    out = check(CUSTOMERNAME="Robert'); DROP TABLE customers;--")
+    assert out[COLUMNS.index("CUSTOMERNAME")] == "Robert'); DROP TABLE customers;--"
+
+
+def test_missing_required_columns_are_named():
+    header = [c for c in COLUMNS if c not in ("STATUS", "DEALSIZE")]
+    with pytest.raises(BadExportError, match="STATUS, DEALSIZE"):
+        column_positions(header)
+
+
+def test_semicolon_header_gets_a_delimiter_hint():
+    with pytest.raises(BadExportError, match="semicolon-separated"):
+        column_positions([";".join(COLUMNS)])
+
+
+def test_columns_in_another_order_and_bom_and_case_are_accepted():
+    header = ["\ufeff" + c.lower() for c in reversed(COLUMNS)]
+    positions = column_positions(header)
+    assert positions[0] == len(COLUMNS) - 1
