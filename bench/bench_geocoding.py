@@ -52,11 +52,12 @@ def synthetic_addresses(conn, n: int, offset: int = 0) -> None:
 
 def one_size(n: int, server: str) -> dict:
     import psycopg
-    from fake_arcgis import FakeArcGIS
     from vehicle_sales.common.schema import apply_schema
     from vehicle_sales.contact.arcgis.hook import ArcGISGeocodingHook
     from vehicle_sales.contact.geocoding import geocode_addresses
     from vehicle_sales.ingest.reference import load_reference_data
+
+    from devtools.fake_arcgis import FakeArcGIS
 
     logging.getLogger("vehicle_sales").setLevel(logging.WARNING)  # stdout is for the JSON
     name = f"vsr_bench_geo_{uuid.uuid4().hex[:8]}"
@@ -80,10 +81,10 @@ def one_size(n: int, server: str) -> dict:
                 secs = time.perf_counter() - t
                 hook.close()
                 return {f"{label}_seconds": round(secs, 3),
-                        f"{label}_addresses_per_s": round(counts["selected"] / secs, 1) if counts["selected"] else None,
-                        f"{label}_requests": fake.count() - before, f"{label}_selected": counts["selected"],
-                        f"{label}_from_cache": counts["from_cache"], f"{label}_sent": counts["sent"],
-                        **({"outcomes": {k: counts[k] for k in ("matched", "low_score", "unmatched", "failed",
+                        f"{label}_addresses_per_s": round(counts.selected / secs, 1) if counts.selected else None,
+                        f"{label}_requests": fake.count() - before, f"{label}_selected": counts.selected,
+                        f"{label}_from_cache": counts.from_cache, f"{label}_sent": counts.sent,
+                        **({"outcomes": {k: getattr(counts, k) for k in ("matched", "low_score", "unmatched", "failed",
                                                                 "pending")}} if label == "first" else {})}
 
             out.update(timed("first"))

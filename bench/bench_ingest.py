@@ -44,7 +44,7 @@ def ensure_file(lines: int, first_order: int = 10100, tag: str = "full", custome
 def one_size(lines: int) -> dict:
     import psycopg
     from vehicle_sales.common.schema import apply_schema
-    from vehicle_sales.common.sqlrender import render
+    from vehicle_sales.common.sql import render_template
     from vehicle_sales.ingest.download import FetchedFile, count_records, register, sha256_of
     from vehicle_sales.ingest.encoding import choose_encoding
     from vehicle_sales.ingest.reference import load_reference_data
@@ -71,7 +71,8 @@ def one_size(lines: int) -> dict:
                 t0 = time.perf_counter()
                 counts = stage_file(conn, path, reg.file_id, codec)
                 t1 = time.perf_counter()
-                conn.execute(render("refresh_core.sql", dag_id="bench", run_id=label, task_id="refresh_core"))
+                conn.execute(render_template("ingest/refresh_core.sql", dag_id="bench", run_id=label,
+                                             task_id="refresh_core"))
                 conn.commit()
                 t2 = time.perf_counter()
                 assert counts.balanced() and counts.rejected == 0, counts.summary()

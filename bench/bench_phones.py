@@ -84,10 +84,10 @@ def one_size(server: str, n: int, batch_size: int) -> dict:
                 t = time.perf_counter()
                 counts = validate_phones(conn, batch_size=batch_size, actor=actor)
                 s = time.perf_counter() - t
-                result[label] = {"seconds": round(s, 3), "validated": counts["validated"],
-                                 "rows_per_s": round(counts["validated"] / s) if counts["validated"] else None,
-                                 "batches": counts["batches"], "valid": counts["valid"],
-                                 "invalid": counts["invalid"], "by_reason": counts["by_reason"]}
+                result[label] = {"seconds": round(s, 3), "validated": counts.validated,
+                                 "rows_per_s": round(counts.validated / s) if counts.validated else None,
+                                 "batches": counts.batches, "valid": counts.valid,
+                                 "invalid": counts.invalid, "by_reason": counts.by_reason}
 
             timed("full")
             timed("rerun_unchanged")

@@ -42,13 +42,10 @@ def synthetic_rfm(n: int, seed: int):
 def child(n: int, seed: int) -> dict:
     sys.path[:0] = [str(ROOT / "include"), str(ROOT)]
     import numpy as np
-    from vehicle_sales.segments.segmentation import (
-        RFM_COLUMNS,
-        KMedoidsPAM,
-        clustering_metrics,
-        make_preprocessor,
-        name_segments,
-    )
+    from vehicle_sales.segments.kmedoids import KMedoidsPAM
+    from vehicle_sales.segments.metrics import clustering_metrics
+    from vehicle_sales.segments.naming import name_segments
+    from vehicle_sales.segments.preprocessing import RFM_COLUMNS, make_preprocessor
 
     rfm = synthetic_rfm(n, seed)
     base_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

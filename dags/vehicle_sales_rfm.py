@@ -7,7 +7,7 @@ address, product, status and deal size) into a clean PostgreSQL warehouse (Airfl
 
 1. **Validate configuration**: Params of this run over Airflow Variables over defaults; a bad value
    fails here, before anything is written.
-2. **Create or migrate the schema** (`sql/create_schema.sql`): the 15 original tables plus what the
+2. **Create or migrate the schema** (`sql/schema/create_schema.sql`): the 15 original tables plus what the
    pipeline adds; each migration applies once.
 3. **Download** the export named by Variable `sales_source` (a path or http(s) URL; unset = the bundled
    sample), fingerprint it (sha256, size, rows). A file already ingested is a no-op.
@@ -16,7 +16,7 @@ address, product, status and deal size) into a clean PostgreSQL warehouse (Airfl
    duplicates are counted, conflicting duplicates rejected with both versions kept.
    The log ends with `read = loaded + duplicate + rejected`.
 5. **Reference data**: ISO 3166 countries and aliases.
-6. **Refresh core tables** (`sql/refresh_core.sql`): customers, addresses, products, orders and order
+6. **Refresh core tables** (`sql/ingest/refresh_core.sql`): customers, addresses, products, orders and order
    lines from the rows past the `core_refresh` watermark, in one transaction.
 7. **Validate phones** (phonenumbers, the customer's country as default region) for customers that
    are new or whose phone or country changed: E.164 form or the reason it is invalid; raw value kept.
@@ -43,9 +43,8 @@ from datetime import timedelta
 
 import pendulum
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 from vehicle_sales import tasks as steps
-from vehicle_sales.common.paths import SQL_DIR
 
 SALES_DB = "sales_db"
 
@@ -72,7 +71,8 @@ SEGMENT_TABLES = [warehouse_table(t) for t in ("rfm_run", "customer_segments", "
     start_date=pendulum.datetime(2000, 1, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,
-    template_searchpath=[str(SQL_DIR)],
+    template_searchpath=[str(steps.SQL_DIR)],
+    user_defined_macros=steps.SQL_MACROS,
     tags=["sales", "rfm", "postgres", "segmentation"],
     default_args={
         "owner": "data-engineering",
@@ -81,24 +81,7 @@ SEGMENT_TABLES = [warehouse_table(t) for t in ("rfm_run", "customer_segments", "
         "retry_exponential_backoff": True,
         "max_retry_delay": timedelta(minutes=10),
     },
-    params={
-        "source": Param(None, type=["null", "string"], title="Source override",
-                        description="Path or http(s) URL of an export for this run only. "
-                                    "Empty: Variable sales_source (unset = the bundled sample)."),
-        "as_of_date": Param(None, type=["null", "string"], format="date", title="As-of date",
-                            description="Compute RFM as of this date (YYYY-MM-DD). "
-                                        "Empty: the run's logical date."),
-        "n_clusters": Param(None, type=["null", "integer"], minimum=2, maximum=12, title="Number of segments",
-                            description="Empty: Variable rfm_n_clusters (default 3)."),
-        "model_selection": Param(None, type=["null", "boolean"], title="Model selection",
-                                 description="Compare K-Means/PAM over k, metric and init and record "
-                                             "the table; the best model's k, metric and init then replace the number of "
-                                             "segments. Empty: Variable rfm_model_selection (default off)."),
-        "geocoding": Param(None, type=["null", "boolean"], title="Geocode addresses",
-                           description="Call the ArcGIS geocoder (connection arcgis_geocoding) for new or "
-                                       "changed addresses. Empty: Variable geocode_enabled (default on). "
-                                       "Skipped when the connection is not configured."),
-    },
+    params=steps.dag_params(),
 )
 def vehicle_sales_rfm():
     config = task(task_id="validate_config", task_display_name="Validate configuration")(
@@ -108,7 +91,7 @@ def vehicle_sales_rfm():
         task_id="create_schema",
         task_display_name="Create or migrate schema",
         conn_id=SALES_DB,
-        sql="create_schema.sql",
+        sql="schema/create_schema.sql",
         split_statements=False,
         show_return_value_in_logs=True,
         doc_md="Applies each migration of `sql/migrations/` once; an up-to-date database is unchanged.",
@@ -124,7 +107,7 @@ def vehicle_sales_rfm():
         task_id="refresh_core",
         task_display_name="Refresh core tables",
         conn_id=SALES_DB,
-        sql="refresh_core.sql",
+        sql="ingest/refresh_core.sql",
         split_statements=True,
         return_last=True,
         show_return_value_in_logs=True,

@@ -18,12 +18,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
-COLUMNS = (
-    "ORDERNUMBER", "QUANTITYORDERED", "PRICEEACH", "ORDERLINENUMBER", "SALES", "ORDERDATE", "STATUS",
-    "QTR_ID", "MONTH_ID", "YEAR_ID", "PRODUCTLINE", "MSRP", "PRODUCTCODE", "CUSTOMERNAME", "PHONE",
-    "ADDRESSLINE1", "ADDRESSLINE2", "CITY", "STATE", "POSTALCODE", "COUNTRY", "TERRITORY",
-    "CONTACTLASTNAME", "CONTACTFIRSTNAME", "DEALSIZE",
-)
+from vehicle_sales.common.columns import COLUMNS
+
 ENCODING = "cp1252"  # the legacy code page of the original export
 SAMPLE_LINES = 3000
 SAMPLE_SEED = 2003
@@ -335,13 +331,17 @@ def generate_rows(n_lines: int = SAMPLE_LINES, seed: int = SAMPLE_SEED, n_custom
             qty = max(6, min(97, round(rng.gauss(35, 10))))
             price = round(p.msrp * rng.uniform(0.78, 1.18), 2)
             sales = round(qty * price, 2)
-            yield [
-                str(order_no), str(qty), f"{price:.2f}", str(line_no), f"{sales:.2f}",
-                f"{day.month}/{day.day}/{day.year} 0:00", status, str((day.month - 1) // 3 + 1),
-                str(day.month), str(day.year), p.line, str(p.msrp), p.code, c.name, c.phone, c.address1,
-                c.address2, c.city, c.state, c.postal, c.country, c.territory, c.last, c.first,
-                _deal_size(sales),
-            ]
+            line = {
+                "ORDERNUMBER": str(order_no), "QUANTITYORDERED": str(qty), "PRICEEACH": f"{price:.2f}",
+                "ORDERLINENUMBER": str(line_no), "SALES": f"{sales:.2f}",
+                "ORDERDATE": f"{day.month}/{day.day}/{day.year} 0:00", "STATUS": status,
+                "QTR_ID": str((day.month - 1) // 3 + 1), "MONTH_ID": str(day.month), "YEAR_ID": str(day.year),
+                "PRODUCTLINE": p.line, "MSRP": str(p.msrp), "PRODUCTCODE": p.code, "CUSTOMERNAME": c.name,
+                "PHONE": c.phone, "ADDRESSLINE1": c.address1, "ADDRESSLINE2": c.address2, "CITY": c.city,
+                "STATE": c.state, "POSTALCODE": c.postal, "COUNTRY": c.country, "TERRITORY": c.territory,
+                "CONTACTLASTNAME": c.last, "CONTACTFIRSTNAME": c.first, "DEALSIZE": _deal_size(sales),
+            }
+            yield [line[name] for name in COLUMNS]
             emitted += 1
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "include"), str(ROOT)]
 
-from vehicle_sales import sample_data  # noqa: E402
+from devtools import sample_data  # noqa: E402
 
 
 def main() -> None:

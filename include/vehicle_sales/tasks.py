@@ -1,7 +1,23 @@
-"""Task bodies of the ``vehicle_sales_rfm`` DAG: read the configuration, open an attributed
-connection, call the step's module, log a one-paragraph summary, return a small XCom.
+"""Task bodies of the ``vehicle_sales_rfm`` DAG, one function per task id, in the pipeline's order.
 
-Kept out of the DAG file so it parses fast; heavy imports happen inside the functions.
+Each reads the configuration, opens an attributed connection, calls its stage's module, logs one
+``<task> summary: k=v, ...`` line and returns a small XCom. The DAG file imports this module only;
+heavy imports (pandas, scikit-learn, phonenumbers, requests) happen inside the functions, so the
+DAG parses fast.
+
+    task id              code                                       SQL
+    validate_config      common/config.py                           -
+    create_schema        (SQLExecuteQueryOperator)                  sql/schema/create_schema.sql
+    download_raw         ingest/download.py                         sql/ingest/register_file.sql
+    stage_raw            ingest/encoding.py, rows.py, staging.py    sql/ingest/stage_*.sql
+    load_reference_data  ingest/reference.py                        sql/ingest/reference_*.sql
+    refresh_core         (SQLExecuteQueryOperator)                  sql/ingest/refresh_core.sql, refresh/
+    validate_phones      contact/phones.py                          sql/contact/phones_*.sql
+    geocode_addresses    contact/geocoding.py, arcgis/              sql/contact/geocode_*.sql
+    compute_rfm          segments/rfm.py                            sql/segments/start_run.sql, compute_rfm.sql
+    fit_segments         segments/fit.py (kmedoids, metrics, ...)   -
+    load_segments        segments/publish.py                        sql/segments/load_segments.sql
+    report               segments/report.py                         sql/segments/report_*.sql
 """
 
 from __future__ import annotations
@@ -9,17 +25,26 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 
-from vehicle_sales.common.config import PipelineConfig, load_config
+from vehicle_sales.common.config import PipelineConfig, dag_params, load_config
 from vehicle_sales.common.db import Actor, connect
-from vehicle_sales.common.errors import PermanentError
+from vehicle_sales.common.errors import PermanentError, SourceNotFoundError
+from vehicle_sales.common.sql import MACROS as SQL_MACROS
+from vehicle_sales.common.sql import SQL_DIR
+
+__all__ = ["SQL_DIR", "SQL_MACROS", "dag_params", "validate_config", "download_raw", "stage_raw",
+           "load_reference_data", "validate_phones", "geocode_addresses", "compute_rfm", "fit_segments",
+           "load_segments", "report"]
 
 log = logging.getLogger("vehicle_sales")
 F = TypeVar("F", bound=Callable[..., Any])
+GEOCODING_CONN_ID = "arcgis_geocoding"
 
 
+# --- shared by the task bodies -----------------------------------------------------------------
 def fail_fast(fn: F) -> F:
     """A permanent problem (bad config, missing file, bad credentials) fails without retries."""
 
@@ -45,44 +70,57 @@ def _config(context: dict[str, Any]) -> PipelineConfig:
     return load_config(context.get("params") or {})
 
 
+def _connect(context: dict[str, Any]):
+    return connect(actor=Actor.from_context(context))
+
+
 def _num(value: float | None, digits: int) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
-def summary(step: str, **items: Any) -> str:
-    """The last log line of a task: ``step summary: k=v, k=v``."""
-    text = ", ".join(f"{k}={v}" for k, v in items.items())
+def summary(step: str, text: str | None = None, **items: Any) -> str:
+    """The last log line of a task: ``step summary: k=v, k=v`` (``text`` first, then ``items``)."""
+    text = ", ".join(filter(None, [text, ", ".join(f"{k}={v}" for k, v in items.items())]))
     log.info("%s summary: %s", step, text)
     return text
 
 
-@fail_fast
-def validate_config() -> dict[str, Any]:
-    """Fail before anything is written when a Param or Variable is invalid."""
-    context = _context()
-    cfg = _config(context)
-    from vehicle_sales.ingest.download import parse_source
+def _skip(step: str, reason: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
 
-    spec = parse_source(cfg.sales_source)
-    summary("validate_config", source=spec.display, encoding=cfg.sales_source_encoding,
-            as_of_date=as_of_date(context, cfg), n_clusters=cfg.rfm_n_clusters, metric=cfg.rfm_metric,
-            model_selection=cfg.rfm_model_selection, geocoding=cfg.geocode_enabled)
-    return {"source_kind": spec.kind, "as_of_date": as_of_date(context, cfg).isoformat()}
+    summary(step, skipped=reason)
+    raise AirflowSkipException(reason)
 
 
-def as_of_date(context: dict[str, Any], cfg: PipelineConfig):
+def as_of_date(context: dict[str, Any], cfg: PipelineConfig) -> date:
     """The run's point in time: the as_of_date Param, else the logical date, else run_after."""
     if cfg.as_of_date:
         return cfg.as_of_date
     logical = context.get("logical_date")
     if logical is not None:
         return logical.date()
-    dag_run = context.get("dag_run")
-    return dag_run.run_after.date()
+    return context["dag_run"].run_after.date()
+
+
+# --- the tasks, in the pipeline's order --------------------------------------------------------
+@fail_fast
+def validate_config() -> dict[str, Any]:
+    """Fail before anything is written when a Param or Variable is invalid (common/config.py)."""
+    from vehicle_sales.ingest.download import parse_source
+
+    context = _context()
+    cfg = _config(context)
+    spec = parse_source(cfg.sales_source)
+    day = as_of_date(context, cfg)
+    summary("validate_config", source=spec.display, encoding=cfg.sales_source_encoding, as_of_date=day,
+            n_clusters=cfg.rfm_n_clusters, metric=cfg.rfm_metric, model_selection=cfg.rfm_model_selection,
+            geocoding=cfg.geocode_enabled)
+    return {"source_kind": spec.kind, "as_of_date": day.isoformat()}
 
 
 @fail_fast
 def download_raw() -> dict[str, Any]:
+    """Fetch the export, fingerprint it and register it in source_files (ingest/download.py)."""
     from vehicle_sales.ingest import download
 
     context = _context()
@@ -90,7 +128,7 @@ def download_raw() -> dict[str, Any]:
     spec = download.parse_source(cfg.sales_source)
     fetched = download.fetch(spec, cfg.download_dir)
     rows = download.count_records(fetched.path)
-    with connect(actor=Actor.from_context(context)) as conn:
+    with _connect(context) as conn:
         reg = download.register(conn, fetched, rows, context["dag_run"].run_id)
     if reg.already_staged:
         log.info("file %s (sha256 %s) was already ingested as file_id %s at %s: nothing new to stage",
@@ -103,87 +141,78 @@ def download_raw() -> dict[str, Any]:
 
 @fail_fast
 def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
-    from vehicle_sales.common.errors import SourceNotFoundError
+    """Detect the encoding, then stage every record (ingest/encoding.py, ingest/staging.py)."""
     from vehicle_sales.ingest import download, encoding, staging
 
     context = _context()
     cfg = _config(context)
+    file_id = fetched["file_id"]
     if fetched["already_staged"]:
-        summary("stage_raw", file_id=fetched["file_id"], skipped="file already ingested", read=0, loaded=0,
-                duplicate=0, rejected=0)
-        return {"file_id": fetched["file_id"], "read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
+        summary("stage_raw", file_id=file_id, skipped="file already ingested", read=0, loaded=0, duplicate=0,
+                rejected=0)
+        return {"file_id": file_id, "read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
     path = Path(fetched["path"])
     if not path.is_file() or download.sha256_of(path)[0] != fetched["sha256"]:
         raise SourceNotFoundError(f"downloaded file {path} is missing or changed since download_raw: "
                                   "clear download_raw to fetch it again")
     choice = encoding.choose_encoding(path, cfg.sales_source_encoding)
     log.info("encoding of %s: %s", fetched["source"], choice)
-    with connect(actor=Actor.from_context(context)) as conn:
-        counts = staging.stage_file(conn, path, fetched["file_id"], choice.codec)
+    with _connect(context) as conn:
+        counts = staging.stage_file(conn, path, file_id, choice.codec)
     if counts.reasons:
         log.info("rejects by reason: %s", dict(counts.reasons.most_common()))
-    summary("stage_raw", file_id=fetched["file_id"], encoding=choice.codec, blank_lines=counts.blank_lines,
+    summary("stage_raw", file_id=file_id, encoding=choice.codec, blank_lines=counts.blank_lines,
             counts=counts.summary())
-    return {"file_id": fetched["file_id"], "encoding": choice.codec, "read": counts.read,
-            "loaded": counts.loaded, "duplicate": counts.duplicate, "rejected": counts.rejected}
+    return {"file_id": file_id, "encoding": choice.codec, "read": counts.read, "loaded": counts.loaded,
+            "duplicate": counts.duplicate, "rejected": counts.rejected}
 
 
 def load_reference_data() -> dict[str, int]:
+    """ISO 3166 countries and aliases (ingest/reference.py)."""
+    from dataclasses import asdict
+
     from vehicle_sales.ingest import reference
 
-    context = _context()
-    with connect(actor=Actor.from_context(context)) as conn:
+    with _connect(_context()) as conn:
         counts = reference.load_reference_data(conn)
-    summary("load_reference_data", **counts)
-    return counts
+    summary("load_reference_data", counts.summary())
+    return asdict(counts)
 
 
 def validate_phones() -> dict[str, Any]:
-    """Validate new or changed customers' phones; batches of one UPDATE each, one transaction each."""
+    """Validate new or changed customers' phones (contact/phones.py)."""
     from vehicle_sales.contact import phones
 
     context = _context()
     actor = Actor.from_context(context)
     with connect(actor=actor) as conn:
         counts = phones.validate_phones(conn, actor=actor)
-    by_reason = counts.get("by_reason") or {}
-    summary("validate_phones", candidates=counts["candidates"], validated=counts["validated"],
-            valid=counts["valid"], invalid=counts["invalid"],
-            by_reason="|".join(f"{k}:{v}" for k, v in sorted(by_reason.items())) or "none",
-            batches=counts["batches"], changed_meanwhile=counts.get("changed_meanwhile", 0),
-            watermark=f"{counts['watermark_before']}->{counts['watermark_after']}")
-    return {k: counts[k] for k in ("candidates", "validated", "valid", "invalid")}
-
-
-GEOCODING_CONN_ID = "arcgis_geocoding"
+    summary("validate_phones", counts.summary())
+    return {"candidates": counts.candidates, "validated": counts.validated, "valid": counts.valid,
+            "invalid": counts.invalid}
 
 
 @fail_fast
 def geocode_addresses() -> dict[str, Any]:
-    """Geocode pending addresses with ArcGIS (cache first, batches, retries); skipped, with the reason
-    in the log, when turned off or when the connection is not configured."""
+    """Geocode pending addresses with ArcGIS (contact/geocoding.py, contact/arcgis/); skipped, with
+    the reason in the log, when turned off or when the connection is not configured."""
     from airflow.sdk import BaseHook
-    from airflow.sdk.exceptions import AirflowNotFoundException, AirflowSkipException
+    from airflow.sdk.exceptions import AirflowNotFoundException
 
     from vehicle_sales.contact import geocoding
     from vehicle_sales.contact.arcgis.hook import ArcGISGeocodingHook
 
     context = _context()
     cfg = _config(context)
-    reason = None
     if not cfg.geocode_enabled:
-        reason = "geocoding is turned off (Param geocoding / Variable geocode_enabled); addresses stay pending"
-    else:
-        try:
-            BaseHook.get_connection(GEOCODING_CONN_ID)
-        except AirflowNotFoundException:
-            reason = (f"no Airflow connection '{GEOCODING_CONN_ID}': addresses stay pending. Add it (host = the "
-                      "GeocodeServer URL, password = the ArcGIS API key) to geocode them")
-    if reason:
-        summary("geocode_addresses", skipped=reason)
-        raise AirflowSkipException(reason)
-    hook = ArcGISGeocodingHook(arcgis_conn_id=GEOCODING_CONN_ID,
-                               requests_per_second=cfg.geocode_requests_per_second)
+        _skip("geocode_addresses", "geocoding is turned off (Param geocoding / Variable geocode_enabled); "
+                                   "addresses stay pending")
+    try:
+        BaseHook.get_connection(GEOCODING_CONN_ID)
+    except AirflowNotFoundException:
+        _skip("geocode_addresses", f"no Airflow connection '{GEOCODING_CONN_ID}': addresses stay pending. Add it "
+                                   "(host = the GeocodeServer URL, password = the ArcGIS API key) to geocode them")
+    hook = ArcGISGeocodingHook(arcgis_conn_id=GEOCODING_CONN_ID, requests_per_second=cfg.geocode_requests_per_second)
     actor = Actor.from_context(context)
     try:
         with connect(actor=actor) as conn:
@@ -191,109 +220,95 @@ def geocode_addresses() -> dict[str, Any]:
                                                  max_requests=cfg.geocode_max_requests, actor=actor)
     finally:
         hook.close()
-    summary("geocode_addresses", **{k: counts[k] for k in (
-        "selected", "from_cache", "sent", "requests", "matched", "low_score", "unmatched", "failed", "pending")},
-        watermark=counts.get("watermark"), min_score=cfg.geocode_min_score, max_requests=cfg.geocode_max_requests)
-    return counts
+    summary("geocode_addresses", counts.summary(), min_score=cfg.geocode_min_score,
+            max_requests=cfg.geocode_max_requests)
+    return counts.as_dict()
 
 
 @fail_fast
 def compute_rfm() -> dict[str, Any]:
-    from airflow.sdk.exceptions import AirflowSkipException
-
+    """RFM per customer as of the run's date, in SQL (segments/rfm.py)."""
     from vehicle_sales.segments import rfm
 
     context = _context()
     cfg = _config(context)
     settings = rfm.RfmSettings(as_of_date(context, cfg), cfg.rfm_order_statuses, cfg.rfm_lookback_days,
                                cfg.rfm_recency_reference)
-    with connect(actor=Actor.from_context(context)) as conn:
+    with _connect(context) as conn:
         run_id = rfm.start_run(conn, settings, context["dag"].dag_id, context["dag_run"].run_id)
         n = rfm.compute_snapshot(conn, run_id, settings)
-        reason = None
-        if n == 0:
-            reason = (f"no qualifying orders (status in {', '.join(settings.statuses)}) dated on or before "
-                      f"{settings.as_of}" + (f" within {settings.lookback_days} days" if settings.lookback_days else ""))
+        reason = None if n else rfm.no_orders_reason(settings)
+        if reason:
             rfm.mark_run(conn, run_id, "skipped", {"reason": reason})
         conn.commit()
     summary("compute_rfm", rfm_run_id=run_id, as_of_date=settings.as_of, customers=n,
             statuses="|".join(settings.statuses), lookback_days=settings.lookback_days,
             recency_reference=settings.recency_reference, skipped=reason or "no")
     if reason:
+        from airflow.sdk.exceptions import AirflowSkipException
+
         raise AirflowSkipException(reason)
     return {"rfm_run_id": run_id, "n_customers": n, "as_of_date": settings.as_of.isoformat()}
 
 
-SELECTION_SAMPLE = 3000  # model selection fits 55 models: a sample keeps it to seconds at any size
-
-
 @fail_fast
 def fit_segments(computed: dict[str, Any]) -> dict[str, Any]:
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    from vehicle_sales.segments import model_selection, rfm, segmentation
-    from vehicle_sales.segments import naming as segment_naming
-    from vehicle_sales.segments import publish as results
+    """Choose the model, fit K-Medoids, score and name the segments, save the fit (segments/fit.py)."""
+    from vehicle_sales.segments import fit, publish, rfm
 
     context = _context()
     cfg = _config(context)
     run_id = computed["rfm_run_id"]
-    with connect(actor=Actor.from_context(context)) as conn:
+    with _connect(context) as conn:
         snapshot = rfm.load_snapshot(conn, run_id)
-    k, metric, init = cfg.rfm_n_clusters, cfg.rfm_metric, "k-medoids++"
-    selection = None
-    if cfg.rfm_model_selection:
-        sample = snapshot.sample(min(len(snapshot), SELECTION_SAMPLE), random_state=cfg.rfm_random_state)
-        scaled = segmentation.make_preprocessor().fit_transform(sample[["recency_days", "frequency", "monetary"]])
-        table = model_selection.evaluate_models(scaled, random_state=cfg.rfm_random_state)
-        chosen = model_selection.choose_model(table)
-        k, metric, init = int(chosen["k"]), chosen["metric"], chosen["init"]
-        table["chosen"] = [(r.algorithm, r.k, r.metric, r.init) == (chosen["algorithm"], chosen["k"],
-                            chosen["metric"], chosen["init"]) for r in table.itertuples()]
-        selection = table.to_dict("records")
-        log.info("model selection over %d combinations (on %d customers), chosen: %s\n%s", len(table),
-                 len(sample), chosen, table.to_string(index=False))
-    if len(snapshot) < k:
-        with connect(actor=Actor.from_context(context)) as conn:
-            rfm.mark_run(conn, run_id, "skipped", {"reason": f"{len(snapshot)} customers < {k} segments"})
+    choice = fit.choose_model_for(snapshot, cfg.rfm_n_clusters, cfg.rfm_metric, cfg.rfm_model_selection,
+                                  cfg.rfm_random_state)
+    if choice.table is not None:
+        log.info("model selection over %d combinations (on %d customers), chosen: k=%d metric=%s init=%s\n%s",
+                 len(choice.table), choice.sample_size, choice.n_clusters, choice.metric, choice.init,
+                 choice.table.to_string(index=False))
+    if len(snapshot) < choice.n_clusters:
+        with _connect(context) as conn:
+            rfm.mark_run(conn, run_id, "skipped",
+                         {"reason": f"{len(snapshot)} customers < {choice.n_clusters} segments"})
             conn.commit()
+        from airflow.sdk.exceptions import AirflowSkipException
+
         raise AirflowSkipException(f"only {len(snapshot)} customers with qualifying orders: fewer than the "
-                                   f"{k} segments asked for (Param n_clusters / Variable rfm_n_clusters)")
-    result = segmentation.fit_segments(snapshot, n_clusters=k, metric=metric,
-                                       random_state=cfg.rfm_random_state, init=init)
-    customer_ids = [int(c) for c in snapshot["customer_id"]]
-    labels = result.names_for()
-    medoids = [int(i) for i in result.medoid_indices]
-    order = segment_naming.value_order(result.medoid_rfm,
-                                       snapshot[["recency_days", "frequency", "monetary"]].to_numpy(float))
-    payload = results.fit_payload(result, k, order, selection)
-    with connect(actor=Actor.from_context(context)) as conn:
-        results.save_fit(conn, run_id, customer_ids, labels, {customer_ids[i] for i in medoids}, payload)
-    summary("fit_segments", rfm_run_id=run_id, customers=len(snapshot), k=k, metric=metric,
+                                   f"{choice.n_clusters} segments asked for (Param n_clusters / Variable "
+                                   "rfm_n_clusters)")
+    result = fit.fit_segments(snapshot, n_clusters=choice.n_clusters, metric=choice.metric,
+                              random_state=cfg.rfm_random_state, init=choice.init)
+    payload = publish.fit_payload(result, choice.selection_rows)
+    with _connect(context) as conn:
+        publish.save_fit(conn, run_id, snapshot["customer_id"], result, payload)
+    summary("fit_segments", rfm_run_id=run_id, customers=len(snapshot), k=choice.n_clusters, metric=choice.metric,
             algorithm=result.algorithm, silhouette=_num(result.silhouette, 3),
             calinski_harabasz=_num(result.calinski_harabasz, 1), davies_bouldin=_num(result.davies_bouldin, 3),
             loss=_num(result.loss, 3), fit_seconds=_num(result.fit_seconds, 2),
             segments="|".join(s["label"] for s in payload["segments"]))
-    return {"rfm_run_id": run_id, "n_clusters": k}
+    return {"rfm_run_id": run_id, "n_clusters": choice.n_clusters}
 
 
 @fail_fast
 def load_segments(fitted: dict[str, Any]) -> dict[str, Any]:
-    from vehicle_sales.segments import publish as results
+    """Publish the run's segments in one transaction (segments/publish.py)."""
+    from vehicle_sales.segments import publish
 
-    context = _context()
-    with connect(actor=Actor.from_context(context)) as conn:
-        counts = results.publish(conn, fitted["rfm_run_id"])
+    with _connect(_context()) as conn:
+        counts = publish.publish(conn, fitted["rfm_run_id"])
     summary("load_segments", rfm_run_id=fitted["rfm_run_id"], **counts)
     return {"rfm_run_id": fitted["rfm_run_id"], **counts}
 
 
 def report(loaded: dict[str, Any]) -> str:
+    """The per-segment table in the log, Markdown/HTML with charts in the reports folder
+    (segments/report.py)."""
     from vehicle_sales.segments import report as reporting
 
     context = _context()
     cfg = _config(context)
-    with connect(actor=Actor.from_context(context)) as conn:
+    with _connect(context) as conn:
         rep = reporting.write_report(conn, loaded["rfm_run_id"], cfg.reports_dir, context["dag_run"].run_id)
     log.info("segments of rfm_run %s:\n%s", loaded["rfm_run_id"], rep.table_text)
     summary("report", rfm_run_id=loaded["rfm_run_id"], folder=rep.folder, markdown=rep.markdown.name,

@@ -2,15 +2,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import psycopg
 from vehicle_sales.common.paths import SQL_DIR
 from vehicle_sales.common.schema import apply_schema
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 ORIGINAL_TABLES = {
     "raw_orders_csv", "etl_watermark", "iso_country_codes", "iso_country_aliases", "customers", "addresses",
     "products", "orders", "order_lines", "rfm_run", "rfm_segment_def", "customer_segments",
     "customers_audit", "addresses_audit", "customer_segments_audit",
 }
+# what a schema is made of, comparable across databases (function bodies with whitespace collapsed)
+SHAPE_SQL = r"""
+SELECT 'col', table_name || '.' || column_name || ':' || data_type || ':' || coalesce(character_maximum_length, 0)
+              || ':' || coalesce(numeric_precision, 0) || ',' || coalesce(numeric_scale, 0) || ':' || is_nullable
+              || ':' || coalesce(column_default, '')
+  FROM information_schema.columns WHERE table_schema = 'public'
+UNION ALL SELECT 'trigger', pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal
+UNION ALL SELECT 'function', proname || ':' || regexp_replace(prosrc, '\s+', ' ', 'g')
+  FROM pg_proc WHERE pronamespace = 'public'::regnamespace
+UNION ALL SELECT 'constraint', conrelid::regclass::text || ':' || conname || ':' || pg_get_constraintdef(oid)
+  FROM pg_constraint WHERE connamespace = 'public'::regnamespace
+UNION ALL SELECT 'index', indexdef FROM pg_indexes WHERE schemaname = 'public'
+UNION ALL SELECT 'version', version || ':' || description FROM schema_version
+ORDER BY 1, 2
+"""
 CATALOG_SQL = """
 SELECT 'col', table_name || '.' || column_name || ':' || data_type FROM information_schema.columns
  WHERE table_schema = 'public'
@@ -41,7 +60,7 @@ def test_rerunning_create_schema_on_an_up_to_date_database_changes_nothing(conn)
 
 def test_original_era_database_is_migrated_in_place_keeping_its_data(fresh_db_factory):
     url = fresh_db_factory(with_schema=False)
-    v001 = (SQL_DIR / "migrations" / "V001__original_design.sql").read_text()
+    v001 = (FIXTURES / "original_design.sql").read_text()
     with psycopg.connect(url) as c:
         # the original scripts' database: the 15 tables, some data, no schema_version table
         c.execute("CREATE TABLE schema_version (version int PRIMARY KEY, description text NOT NULL,"
@@ -76,3 +95,48 @@ def test_noop_update_writes_no_audit_row_and_keeps_updated_at(conn):
     assert conn.execute("SELECT updated_at FROM customers").fetchone()[0] == stamp
     conn.execute("UPDATE customers SET phone = '2'")
     assert conn.execute("SELECT operation, phone FROM customers_audit ORDER BY audit_id DESC LIMIT 1").fetchone() == ("U", "2")
+
+
+def shape(url: str) -> list[tuple[str, str]]:
+    with psycopg.connect(url) as c:
+        return c.execute(SHAPE_SQL).fetchall()
+
+
+def test_database_migrated_by_the_previous_layout_migrates_cleanly_to_the_same_schema(fresh_db_factory):
+    """A warehouse created by the code of b3cfe7a (before the SQL moved by stage: frozen rendering in
+    fixtures/) reaches exactly the schema a new database gets, keeping its data and audit trail."""
+    old = fresh_db_factory(with_schema=False)
+    with psycopg.connect(old) as c:
+        c.execute((FIXTURES / "schema_v4_b3cfe7a.sql").read_text())
+        c.execute("INSERT INTO customers (company_name, phone) VALUES ('Old Customer AB', '0921-12 3555')")
+        c.commit()
+        assert apply_schema(c) == 4
+        assert apply_schema(c) == 4  # and again: nothing left to do
+        c.execute("UPDATE customers SET phone = '+46 921 123 555'")
+        assert [r[0] for r in c.execute("SELECT operation FROM customers_audit ORDER BY audit_id")] == ["I", "U"]
+    assert shape(old) == shape(fresh_db_factory(with_schema=True))
+
+
+def test_a_fresh_schema_is_the_one_the_previous_layout_built(fresh_db_factory):
+    """Moving the trigger functions out of the migrations changed no table, trigger or function."""
+    old = fresh_db_factory(with_schema=False)
+    with psycopg.connect(old) as c:
+        c.execute((FIXTURES / "schema_v4_b3cfe7a.sql").read_text())
+    new = [r for r in shape(fresh_db_factory(with_schema=True)) if "schema_definitions" not in r[1]]
+    assert new == shape(old)
+
+
+def test_trigger_functions_are_defined_in_one_place_only():
+    files = sorted((SQL_DIR / "schema").rglob("*.sql"))
+    defining = {f.relative_to(SQL_DIR).as_posix() for f in files
+                if "CREATE OR REPLACE FUNCTION audit_" in f.read_text() or "CREATE OR REPLACE TRIGGER" in f.read_text()}
+    assert defining == {"schema/triggers.sql"}
+
+
+def test_changed_trigger_definitions_reach_an_up_to_date_database(conn):
+    conn.execute("UPDATE schema_definitions SET checksum = 'stale' WHERE name = 'triggers'")
+    conn.execute("CREATE OR REPLACE FUNCTION audit_actor() RETURNS text LANGUAGE sql AS $$ SELECT 'tampered' $$")
+    conn.commit()
+    apply_schema(conn)
+    assert conn.execute("SELECT audit_actor()").fetchone()[0] != "tampered"
+    assert conn.execute("SELECT checksum <> 'stale' FROM schema_definitions").fetchone()[0]

@@ -11,11 +11,10 @@ import time
 
 import psycopg
 import pytest
-from support.exports import ingest
+from support import ingest, refresh_core
 from vehicle_sales.common.db import Actor
 from vehicle_sales.common.errors import PermanentError
 from vehicle_sales.common.paths import SAMPLE_CSV
-from vehicle_sales.common.sqlrender import render
 from vehicle_sales.contact.arcgis.hook import (
     AUTH_HEADER,
     DEFAULT_BASE_URL,
@@ -26,8 +25,8 @@ from vehicle_sales.contact.arcgis.hook import (
     ArcGISTransientError,
     RequestCapReached,
 )
+from vehicle_sales.contact.arcgis.payloads import GeocodeResult
 from vehicle_sales.contact.geocoding import (
-    GeocodeResult,
     classify,
     geocode_addresses,
     map_country,
@@ -291,8 +290,7 @@ def load_sample(url: str) -> None:
     with psycopg.connect(url) as c:
         load_reference_data(c)
         ingest(c, SAMPLE_CSV)
-        c.execute(render("refresh_core.sql", dag_id="vehicle_sales_rfm", run_id="load", task_id="refresh_core"))
-        c.commit()
+        refresh_core(c, run_id="load")
 
 
 @pytest.fixture
@@ -321,13 +319,13 @@ def test_every_sample_address_ends_in_a_clear_state_and_a_second_run_is_free(arc
     originals = {r[0]: r[1:] for r in gconn.execute(
         "SELECT address_id, st_addr, city, postal_code, country_code FROM addresses")}
     counts = run(gconn)
-    assert counts["selected"] == 92 and counts["pending"] == 0 and counts["failed"] == 0
-    assert counts["requests"] == 1 + math.ceil(92 / 5)        # service info + batches of SuggestedBatchSize
+    assert counts.selected == 92 and counts.pending == 0 and counts.failed == 0
+    assert counts.requests == 1 + math.ceil(92 / 5)        # service info + batches of SuggestedBatchSize
     assert arcgis_env.batch_sizes() == [5] * 18 + [2]
     s = states(gconn)
     assert set(s) == {"matched", "low_score", "unmatched"} and sum(s.values()) == 92
-    assert (s["matched"], s["low_score"], s["unmatched"]) == (counts["matched"], counts["low_score"],
-                                                              counts["unmatched"])
+    assert (s["matched"], s["low_score"], s["unmatched"]) == (counts.matched, counts.low_score,
+                                                              counts.unmatched)
     rows = gconn.execute(
         "SELECT address_id, geocode_status, st_addr, city, postal_code, country_code, score, match_addr,"
         " longitude, latitude, geocode_candidate, geocode_key, geocode_attempts, geocoded_at FROM addresses"
@@ -348,13 +346,13 @@ def test_every_sample_address_ends_in_a_clear_state_and_a_second_run_is_free(arc
     changed = sum(1 for r in rows if r[1] == "matched" and (r[2], r[3], r[4], r[5]) != originals[r[0]])
     assert changed > 0
     assert gconn.execute("SELECT count(*) FROM geocode_cache").fetchone()[0] == 92
-    assert "geocode summary: selected=92" in caplog.text
+    assert counts.summary().startswith("selected=92, distinct_texts=92, from_cache=0, sent=92")
     wm = gconn.execute("SELECT last_id FROM etl_watermark WHERE target = 'addr_geocode'").fetchone()[0]
     assert wm == gconn.execute("SELECT max(address_id) FROM addresses").fetchone()[0]
 
     arcgis_env.clear()
     again = run(gconn)
-    assert again["selected"] == 0 and again["requests"] == 0 and arcgis_env.count() == 0
+    assert again.selected == 0 and again.requests == 0 and arcgis_env.count() == 0
     # the audit trail carries the run's attribution, one row per changed address
     audit = gconn.execute("SELECT count(*), count(DISTINCT address_id), min(airflow_run_id), max(airflow_run_id),"
                           " min(airflow_task_id), min(changed_by) FROM addresses_audit WHERE operation = 'U'"
@@ -383,7 +381,7 @@ def add_customer_at(conn, company: str, like_address_id: int, *, shout: bool = F
 def test_customers_sharing_an_address_cost_one_request(arcgis_env, gconn):
     twin = add_customer_at(gconn, "Twin Co", 1, shout=True)
     counts = run(gconn)
-    assert counts["selected"] == 93 and counts["distinct_texts"] == 92 and counts["sent"] == 92
+    assert counts.selected == 93 and counts.distinct_texts == 92 and counts.sent == 92
     assert len(arcgis_env.geocoded_texts) == 92
     pair = gconn.execute("SELECT geocode_status, score, longitude, latitude FROM addresses"
                          " WHERE address_id IN (1, %s)", (twin,)).fetchall()
@@ -392,7 +390,7 @@ def test_customers_sharing_an_address_cost_one_request(arcgis_env, gconn):
     arcgis_env.clear()
     late = add_customer_at(gconn, "Late Co", 2)
     counts = run(gconn)
-    assert (counts["selected"], counts["from_cache"], counts["requests"]) == (1, 1, 0)
+    assert (counts.selected, counts.from_cache, counts.requests) == (1, 1, 0)
     assert arcgis_env.count() == 0
     assert gconn.execute("SELECT geocode_status FROM addresses WHERE address_id = %s", (late,)).fetchone()[0] \
         != "pending"
@@ -400,12 +398,12 @@ def test_customers_sharing_an_address_cost_one_request(arcgis_env, gconn):
 
 def test_request_cap_leaves_the_rest_pending_and_a_later_run_finishes(arcgis_env, gconn):
     first = run(gconn, max_requests=4)      # service info + 3 batches of 5
-    assert first["requests"] == 4 and "request cap" in first["stopped"]
-    assert first["pending"] == 92 - 15 and states(gconn)["pending"] == 77
+    assert first.requests == 4 and "request cap" in first.stopped
+    assert first.pending == 92 - 15 and states(gconn)["pending"] == 77
     wm = gconn.execute("SELECT last_id FROM etl_watermark WHERE target = 'addr_geocode'").fetchone()[0]
     assert wm < gconn.execute("SELECT min(address_id) FROM addresses WHERE geocode_status = 'pending'").fetchone()[0]
     second = run(gconn)
-    assert second["selected"] == 77 and second["pending"] == 0 and "pending" not in states(gconn)
+    assert second.selected == 77 and second.pending == 0 and "pending" not in states(gconn)
     assert len(arcgis_env.geocoded_texts) == 92          # nothing was paid for twice
 
 
@@ -414,7 +412,7 @@ def test_faults_leave_failed_or_pending_rows_that_the_next_run_completes(arcgis_
     arcgis_env.fault("partial", endpoint="geocodeAddresses", drop=2)            # batch 2: 2 failed
     arcgis_env.fault("http", endpoint="geocodeAddresses", status=503, times=2)  # batch 3: retried, fine
     counts = run(gconn, hook_options={"max_retries": 2})
-    assert counts["malformed_batches"] == 1 and counts["failed"] == 2 and counts["pending"] == 5
+    assert counts.malformed_batches == 1 and counts.failed == 2 and counts.pending == 5
     failed = gconn.execute("SELECT address_id, geocode_error, geocode_attempts FROM addresses"
                            " WHERE geocode_status = 'failed'").fetchall()
     assert len(failed) == 2 and all("no result" in e and n == 1 for _, e, n in failed)
@@ -425,14 +423,14 @@ def test_faults_leave_failed_or_pending_rows_that_the_next_run_completes(arcgis_
     arcgis_env.clear()
     arcgis_env.fault("http", endpoint="geocodeAddresses", status=500, times=3)
     counts = run(gconn, hook_options={"max_retries": 2})
-    assert counts["selected"] == 7 and counts["failed"] == 5 and counts["pending"] == 2
-    assert "gave up after 3 attempts" in counts["stopped"]
+    assert counts.selected == 7 and counts.failed == 5 and counts.pending == 2
+    assert "gave up after 3 attempts" in counts.stopped
     attempts = dict(gconn.execute("SELECT address_id, geocode_attempts FROM addresses"
                                   " WHERE geocode_status = 'failed'").fetchall())
     assert len(attempts) == 7 and set(attempts.values()) == {1}   # the 2 left over stay failed, untouched
 
     counts = run(gconn)
-    assert counts["pending"] == 0 and counts["failed"] == 0
+    assert counts.pending == 0 and counts.failed == 0
     assert set(states(gconn)) <= {"matched", "low_score", "unmatched"}
     assert gconn.execute("SELECT count(*) FROM addresses WHERE geocode_error IS NOT NULL").fetchone()[0] == 0
 
@@ -452,7 +450,7 @@ def test_an_edited_address_is_geocoded_again(arcgis_env, gconn):
     gconn.execute("UPDATE addresses SET st_addr = '2 Vague Road' WHERE address_id = 3")
     gconn.commit()
     counts = run(gconn)
-    assert (counts["selected"], counts["sent"], counts["low_score"]) == (1, 1, 1)
+    assert (counts.selected, counts.sent, counts.low_score) == (1, 1, 1)
     row = gconn.execute("SELECT geocode_status, st_addr, geocode_candidate FROM addresses WHERE address_id = 3"
                         ).fetchone()
     assert row[0] == "low_score" and row[1] == "2 Vague Road" and row[2]["attributes"]["StAddr"] == "2 Vague Rd"
@@ -462,10 +460,10 @@ def test_locator_without_batch_support_falls_back_to_single_requests(arcgis_env,
     arcgis_env.batch_supported = False
     counts = run(gconn, max_requests=30)
     assert arcgis_env.count("geocodeAddresses") == 0
-    assert arcgis_env.count("findAddressCandidates") == 29 == counts["sent"]
-    assert counts["pending"] == 92 - 29
+    assert arcgis_env.count("findAddressCandidates") == 29 == counts.sent
+    assert counts.pending == 92 - 29
     counts = run(gconn, max_requests=100)
-    assert counts["pending"] == 0 and "pending" not in states(gconn)
+    assert counts.pending == 0 and "pending" not in states(gconn)
 
 
 def test_an_address_edited_during_the_run_is_not_overwritten(arcgis_env, gconn, sample_db):
@@ -481,8 +479,8 @@ def test_an_address_edited_during_the_run_is_not_overwritten(arcgis_env, gconn, 
     editor.start()
     counts = run(gconn, hook_options={"timeout": 5})
     editor.join()
-    assert counts["changed_meanwhile"] == 1 and counts["pending"] == 1
+    assert counts.changed_meanwhile == 1 and counts.pending == 1
     assert gconn.execute("SELECT st_addr, geocode_status, score FROM addresses WHERE address_id = 1").fetchone() \
         == ("99 Edited Street", "pending", None)
     counts = run(gconn)
-    assert (counts["selected"], counts["sent"], counts["pending"]) == (1, 1, 0)
+    assert (counts.selected, counts.sent, counts.pending) == (1, 1, 0)

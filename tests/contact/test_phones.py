@@ -4,17 +4,15 @@ PostgreSQL (every customer validated or given a reason, incremental, audited, cr
 from __future__ import annotations
 
 import csv
-import logging
 import random
 import re
 import time
 
 import psycopg
 import pytest
-from support.exports import ingest
+from support import ingest, refresh_core
 from vehicle_sales.common.db import Actor, get_watermark
 from vehicle_sales.common.paths import SAMPLE_CSV
-from vehicle_sales.common.sqlrender import render
 from vehicle_sales.contact import phones
 from vehicle_sales.contact.phones import REASONS, PhoneResult, validate_phone, validate_phones
 from vehicle_sales.ingest.reference import load_reference_data
@@ -215,8 +213,7 @@ def loaded(db_url):
     with psycopg.connect(db_url) as c:
         load_reference_data(c)
         ingest(c, SAMPLE_CSV)
-        c.execute(render("refresh_core.sql", dag_id="vehicle_sales_rfm", run_id="load", task_id="refresh_core"))
-        c.commit()
+        refresh_core(c, run_id="load")
     return db_url
 
 
@@ -242,10 +239,10 @@ def test_sample_every_customer_validated_or_given_a_reason(loaded):
         audit = audit_rows(conn, RUN1.run_id)
         watermark = get_watermark(conn, "phone_val")
     assert len(rows) == len(expected) == 92
-    assert counts["candidates"] == counts["validated"] == 92 and counts["batches"] == 4  # 25+25+25+17
-    assert counts["valid"] + counts["invalid"] == 92 and 0 < counts["invalid"] < 92
-    assert sum(counts["by_reason"].values()) == counts["invalid"]
-    assert counts["watermark_before"] == 0 and counts["watermark_after"] == watermark == rows[-1][0]
+    assert counts.candidates == counts.validated == 92 and counts.batches == 4  # 25+25+25+17
+    assert counts.valid + counts.invalid == 92 and 0 < counts.invalid < 92
+    assert sum(counts.by_reason.values()) == counts.invalid
+    assert counts.watermark_before == 0 and counts.watermark_after == watermark == rows[-1][0]
     reasons = {}
     for _cid, company, phone, valid, e164, intl, reason, checked, validated_at in rows:
         raw, region = expected[company]
@@ -255,7 +252,7 @@ def test_sample_every_customer_validated_or_given_a_reason(loaded):
         assert (valid, e164, intl, reason) == (want.valid, want.e164, want.international, want.reason), company
         assert (valid and e164 and intl and reason is None) or (valid is False and reason in REASONS and not e164)
         reasons[reason] = reasons.get(reason, 0) + 1
-    assert reasons.pop(None) == counts["valid"] and reasons == counts["by_reason"]
+    assert reasons.pop(None) == counts.valid and reasons == counts.by_reason
     # one attributed audit row per customer, carrying the result
     assert len(audit) == 92 and {a[0] for a in audit} == {r[0] for r in rows}
     assert all(a[1] == "U" and "vehicle_sales_rfm/manual__phones_1/validate_phones" in a[2]
@@ -264,10 +261,9 @@ def test_sample_every_customer_validated_or_given_a_reason(loaded):
     assert all((a[6], a[7], a[8]) == (by_id[a[0]][3], by_id[a[0]][4], by_id[a[0]][6]) for a in audit)
 
 
-def test_rerun_with_nothing_changed_touches_nothing(loaded, caplog):
-    caplog.set_level(logging.INFO, logger="vehicle_sales.contact.phones")
+def test_rerun_with_nothing_changed_touches_nothing(loaded):
     with psycopg.connect(loaded) as conn:
-        validate_phones(conn, batch_size=40, actor=RUN1)
+        first = validate_phones(conn, batch_size=40, actor=RUN1)
         before = customer_state(conn)
         n_audit = conn.execute("SELECT count(*) FROM customers_audit").fetchone()[0]
         wm = conn.execute("SELECT last_id, updated_at FROM etl_watermark WHERE target = 'phone_val'").fetchone()
@@ -276,11 +272,10 @@ def test_rerun_with_nothing_changed_touches_nothing(loaded, caplog):
         assert conn.execute("SELECT count(*) FROM customers_audit").fetchone()[0] == n_audit
         assert audit_rows(conn, RUN2.run_id) == []
         assert conn.execute("SELECT last_id, updated_at FROM etl_watermark WHERE target = 'phone_val'").fetchone() == wm
-    assert (counts["candidates"], counts["validated"], counts["batches"]) == (0, 0, 0)
-    assert counts["watermark_before"] == counts["watermark_after"] == wm[0]
-    summaries = [r.getMessage() for r in caplog.records if r.getMessage().startswith("validate_phones:")]
-    assert len(summaries) == 2 and "candidates=92 validated=92" in summaries[0]
-    assert "candidates=0 validated=0" in summaries[1] and "\n" not in summaries[1]
+    assert (counts.candidates, counts.validated, counts.batches) == (0, 0, 0)
+    assert counts.watermark_before == counts.watermark_after == wm[0]
+    assert first.summary().startswith("candidates=92, validated=92, ")
+    assert counts.summary().startswith("candidates=0, validated=0, ")
 
 
 def test_changed_phone_or_country_revalidates_only_that_customer(loaded):
@@ -295,7 +290,7 @@ def test_changed_phone_or_country_revalidates_only_that_customer(loaded):
         before = customer_state(conn)
         counts = validate_phones(conn, actor=RUN2)
         after = customer_state(conn)
-        assert (counts["candidates"], counts["validated"], counts["valid"]) == (1, 1, 1)
+        assert (counts.candidates, counts.validated, counts.valid) == (1, 1, 1)
         assert {k for k in after if after[k] != before[k]} == {phone_id}
         _, phone, valid, e164, intl, reason, checked, _ = after[phone_id]
         assert (phone, valid, e164, intl, reason) == ("0033 1 47 55 12 34 ext. 7", True, "+33147551234",
@@ -311,12 +306,12 @@ def test_changed_phone_or_country_revalidates_only_that_customer(loaded):
         conn.execute("UPDATE addresses SET country_code = 'SWE' WHERE customer_id = %s", (country_id,))
         conn.commit()
         counts = validate_phones(conn, actor=RUN2)
-        assert (counts["candidates"], counts["validated"]) == (1, 1)
+        assert (counts.candidates, counts.validated) == (1, 1)
         row = customer_state(conn)[country_id]
         assert row[6] == f"{old_phone}|SE" and row[1] == old_phone
         want = validate_phone(old_phone, "SE")
         assert (row[2], row[3], row[5]) == (want.valid, want.e164, want.reason)
-        assert validate_phones(conn, actor=RUN2)["candidates"] == 0
+        assert validate_phones(conn, actor=RUN2).candidates == 0
 
 
 def test_customer_without_address_gets_no_country_and_international_numbers_still_validate(loaded):
@@ -348,8 +343,8 @@ def test_crash_after_first_batch_leaves_the_rest_for_the_next_run(loaded):
         assert get_watermark(conn, "phone_val") == all_ids[9]
 
         counts = validate_phones(conn, batch_size=10, actor=RUN2)
-        assert (counts["candidates"], counts["validated"], counts["batches"]) == (82, 82, 9)
-        assert counts["watermark_before"] == all_ids[9] and counts["watermark_after"] == all_ids[-1]
+        assert (counts.candidates, counts.validated, counts.batches) == (82, 82, 9)
+        assert counts.watermark_before == all_ids[9] and counts.watermark_after == all_ids[-1]
         assert conn.execute("SELECT count(*) FROM customers WHERE phone_validated_at IS NULL").fetchone()[0] == 0
         # the first run's rows were not validated twice
         assert conn.execute("SELECT customer_id, xmin::text FROM customers WHERE customer_id <= %s ORDER BY 1",
@@ -374,7 +369,7 @@ def test_failure_inside_a_batch_writes_nothing_of_that_batch(loaded, monkeypatch
         assert conn.execute("SELECT count(*) FROM customers WHERE phone_validated_at IS NOT NULL").fetchone()[0] == 10
         assert conn.execute("SELECT to_regclass('pg_temp.tmp_phone_validation')").fetchone()[0] is None
         monkeypatch.setattr(phones, "validate_phone", real)
-        assert validate_phones(conn, batch_size=10, actor=RUN1)["validated"] == 82
+        assert validate_phones(conn, batch_size=10, actor=RUN1).validated == 82
 
 
 def test_phone_changed_between_read_and_write_is_left_for_the_next_run(loaded, monkeypatch):
@@ -393,13 +388,13 @@ def test_phone_changed_between_read_and_write_is_left_for_the_next_run(loaded, m
 
         monkeypatch.setattr(phones, "validate_phone", concurrent_edit)
         counts = validate_phones(conn, actor=RUN1)
-        assert (counts["candidates"], counts["validated"], counts["changed_meanwhile"]) == (92, 91, 1)
+        assert (counts.candidates, counts.validated, counts.changed_meanwhile) == (92, 91, 1)
         row = conn.execute("SELECT phone, phone_validated_at, phone_e164 FROM customers WHERE customer_id = %s",
                            (target,)).fetchone()
         assert row == ("+46 8 555 12 34", None, None)
         monkeypatch.setattr(phones, "validate_phone", real)
         counts = validate_phones(conn, actor=RUN1)
-        assert (counts["candidates"], counts["validated"]) == (1, 1)
+        assert (counts.candidates, counts.validated) == (1, 1)
         assert conn.execute("SELECT phone_e164 FROM customers WHERE customer_id = %s",
                             (target,)).fetchone()[0] == "+4685551234"
 
@@ -429,6 +424,6 @@ def test_country_is_that_of_the_first_address_with_a_known_country(loaded):
 def test_works_on_an_autocommit_connection_too(loaded):
     with psycopg.connect(loaded, autocommit=True) as conn:
         counts = validate_phones(conn, batch_size=30, actor=RUN1)
-        assert (counts["validated"], counts["batches"]) == (92, 4)
+        assert (counts.validated, counts.batches) == (92, 4)
         assert len(audit_rows(conn, RUN1.run_id)) == 92
-        assert validate_phones(conn, batch_size=30, actor=RUN1)["validated"] == 0
+        assert validate_phones(conn, batch_size=30, actor=RUN1).validated == 0

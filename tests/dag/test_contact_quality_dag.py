@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from support.dag import run_dag
+from support import run_dag
 from vehicle_sales.common.paths import SAMPLE_CSV
 
 from devtools.fake_arcgis import FakeArcGIS

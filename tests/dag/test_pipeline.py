@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import psycopg
-from support.dag import run_dag
-from support.exports import row, write_csv
+from support import row, run_dag, write_csv
 
 ANALYSIS = ("validate_phones", "compute_rfm", "fit_segments", "load_segments", "report")
 INGESTION = ("validate_config", "create_schema", "download_raw", "stage_raw", "load_reference_data",

@@ -7,7 +7,7 @@ import http.server
 import threading
 
 import pytest
-from support.exports import ingest, row, write_csv
+from support import ingest, row, write_csv
 from vehicle_sales.common.errors import SourceNotFoundError
 from vehicle_sales.common.paths import SAMPLE_CSV
 from vehicle_sales.ingest.download import (

@@ -12,12 +12,12 @@ import csv
 
 import psycopg
 import pytest
-from support.exports import ingest, row, write_csv
+from support import ingest, refresh_core, row, write_csv
 from test_refresh_core import export_rows, state
-from vehicle_sales.common.paths import sql_text
-from vehicle_sales.common.sqlrender import render
+from vehicle_sales.common.columns import COLUMNS
+from vehicle_sales.common.sql import environment
 from vehicle_sales.ingest.reference import load_reference_data
-from vehicle_sales.ingest.staging import COLUMNS, RowValidator
+from vehicle_sales.ingest.rows import RowValidator
 
 RAW_VALUES = ("SELECT source_line, " + ", ".join(c.lower() for c in COLUMNS)
               + " FROM raw_orders_csv ORDER BY source_line")
@@ -93,8 +93,7 @@ def _load(url, tmp_path, threshold: int | None):
             c.execute("SELECT set_config('vehicle_sales.bulk_threshold', %s, false)", (str(threshold),))
         load_reference_data(c)
         ingest(c, write_csv(tmp_path / f"{url[-6:]}.csv", export_rows()))
-        c.execute(render("refresh_core.sql", dag_id="vehicle_sales_rfm", run_id="test", task_id="refresh_core"))
-        c.commit()
+        refresh_core(c)
         return c.execute(FKS).fetchall()
 
 
@@ -107,13 +106,17 @@ def test_bulk_path_gives_the_same_tables_and_restores_every_foreign_key(fresh_db
     assert state(bulk) == state(plain)
 
 
+def bulk_macro(call: str) -> str:
+    """One macro of sql/common/bulk_foreign_keys.sql, rendered."""
+    return environment().from_string("{% import 'common/bulk_foreign_keys.sql' as bulk %}{{ bulk." + call + " }}"
+                                     ).render()
+
+
 def test_bulk_path_still_refuses_an_orphan(conn):
-    conn.execute("SELECT set_config('vehicle_sales.bulk_tables', 'order_lines', true),"
-                 "       set_config('vehicle_sales.bulk_rows', '50000', true)")
-    conn.execute(sql_text("_bulk_fk_drop.sql"))
+    conn.execute(bulk_macro("drop_foreign_keys(['order_lines'], 50000)"))
     conn.execute("INSERT INTO order_lines (order_no, line_no, product_code) VALUES (999, 1, 'nope')")
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
-        conn.execute(sql_text("_bulk_fk_restore.sql"))
+        conn.execute(bulk_macro("restore_foreign_keys()"))
     conn.rollback()
     assert conn.execute("SELECT count(*) FROM order_lines").fetchone()[0] == 0
     assert len(conn.execute(FKS + "").fetchall()) > 0

@@ -7,8 +7,8 @@ import time
 
 import psycopg
 import pytest
-from support.exports import ingest, row, write_csv
-from vehicle_sales.common.sqlrender import render
+from support import ingest, refresh_core, row, write_csv
+from vehicle_sales.common.sql import render_template
 from vehicle_sales.ingest.reference import load_reference_data
 
 TABLES_SQL = {
@@ -45,8 +45,7 @@ def state(url):
 
 def refresh(url):
     with psycopg.connect(url) as c:
-        c.execute(render("refresh_core.sql", dag_id="vehicle_sales_rfm", run_id="test", task_id="refresh_core"))
-        c.commit()
+        refresh_core(c)
 
 
 def test_refresh_loads_core_tables_and_unknown_country_is_null(db_url, tmp_path):
@@ -87,7 +86,7 @@ def test_connection_dropped_mid_refresh_then_retry_equals_fault_free_run(fresh_d
         for _ in range(100):
             found = admin.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE '%%Refresh customers%%'").fetchone()
+                " AND wait_event_type = 'Lock' AND query LIKE '%%refresh_core: refresh customers%%'").fetchone()
             if found:
                 pid = found[0]
                 break
@@ -122,6 +121,6 @@ def test_concurrent_refreshes_are_serialised(db_url, tmp_path):
     assert len(state(db_url)["order_lines"]) == 40
 
 
-@pytest.mark.parametrize("name", ["refresh_core.sql", "create_schema.sql"])
+@pytest.mark.parametrize("name", ["ingest/refresh_core.sql", "schema/create_schema.sql"])
 def test_sql_templates_render_without_airflow(name):
-    assert "SELECT" in render(name, dag_id="d", run_id="r'x", task_id="t")
+    assert "SELECT" in render_template(name, dag_id="d", run_id="r'x", task_id="t")

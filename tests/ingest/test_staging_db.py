@@ -6,9 +6,9 @@ from __future__ import annotations
 import codecs
 
 import pytest
-from support.exports import GOOD, ingest, row, table_counts, write_csv
+from support import GOOD, ingest, row, table_counts, write_csv
+from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.errors import BadExportError
-from vehicle_sales.ingest.staging import COLUMNS
 
 
 def rejects(conn):

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from support.exports import row
+from support import row
+from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.errors import BadExportError
-from vehicle_sales.ingest.staging import COLUMNS, RowError, column_positions, parse_date, validate_record
+from vehicle_sales.ingest.rows import RowError, column_positions, parse_date, validate_record
 
 POS = list(range(len(COLUMNS)))
 

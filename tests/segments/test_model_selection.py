@@ -7,7 +7,8 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from vehicle_sales.segments.segmentation import choose_model, evaluate_models, make_preprocessor
+from vehicle_sales.segments.model_selection import choose_model, evaluate_models
+from vehicle_sales.segments.preprocessing import make_preprocessor
 
 KS = range(2, 7)
 METRICS = ("euclidean", "manhattan", "cosine")

@@ -15,15 +15,11 @@ from scipy.spatial.distance import cdist
 from sklearn.metrics import pairwise_distances, silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler
-from vehicle_sales.segments import segmentation
-from vehicle_sales.segments.segmentation import (
-    KMedoidsPAM,
-    RFMTransformer,
-    SegmentationResult,
-    clustering_metrics,
-    fit_segments,
-    make_preprocessor,
-)
+from vehicle_sales.segments import kmedoids as kmedoids_module
+from vehicle_sales.segments.fit import SegmentationResult, fit_segments
+from vehicle_sales.segments.kmedoids import KMedoidsPAM
+from vehicle_sales.segments.metrics import clustering_metrics
+from vehicle_sales.segments.preprocessing import RFMTransformer, make_preprocessor
 
 METRICS = ("euclidean", "manhattan", "cosine")
 
@@ -220,13 +216,13 @@ def test_clara_never_allocates_an_n_by_n_matrix(monkeypatch):
     n, sample = 3000, 500
     X = blobs(n, 9)
     shapes = []
-    real = segmentation.distance_matrix
+    real = kmedoids_module.distance_matrix
 
     def spy(Xs, metric, dtype=np.float64):
         shapes.append(Xs.shape[0])
         return real(Xs, metric, dtype)
 
-    monkeypatch.setattr(segmentation, "distance_matrix", spy)
+    monkeypatch.setattr(kmedoids_module, "distance_matrix", spy)
     tracemalloc.start()
     try:
         model = KMedoidsPAM(n_clusters=3, clara_threshold=1000, clara_sample_size=sample).fit(X)

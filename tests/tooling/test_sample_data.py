@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import io
 
+from vehicle_sales.common.columns import COLUMNS, STATUSES
 from vehicle_sales.common.paths import SAMPLE_CSV
-from vehicle_sales.ingest.staging import COLUMNS, STATUSES, RowValidator
+from vehicle_sales.ingest.rows import RowValidator
 
 from devtools import sample_data
 

@@ -59,16 +59,6 @@ def connect(conn_id: str = SALES_DB_CONN_ID, actor: Actor | None = None) -> psyc
     return conn
 
 
-def advisory_lock_key(name: str) -> str:
-    """The text hashed into advisory-lock keys; one per serialised step."""
-    return f"vehicle_sales_rfm:{name}"
-
-
-def take_xact_lock(conn: psycopg.Connection, name: str) -> None:
-    """Block until this transaction holds the advisory lock ``name`` (released at commit/rollback)."""
-    conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (advisory_lock_key(name),))
-
-
 def get_watermark(conn: psycopg.Connection, target: str) -> int:
     row = conn.execute("SELECT last_id FROM etl_watermark WHERE target = %s", (target,)).fetchone()
     return int(row[0]) if row and row[0] is not None else 0

@@ -11,8 +11,3 @@ from pathlib import Path
 ROOT = Path(os.environ.get("VEHICLE_SALES_HOME") or Path(__file__).resolve().parents[3])
 SQL_DIR = ROOT / "sql"
 SAMPLE_CSV = ROOT / "data" / "sample_sales_data.csv"
-
-
-def sql_text(name: str) -> str:
-    """The text of ``sql/<name>`` (a plain script, not a Jinja template)."""
-    return (SQL_DIR / name).read_text(encoding="utf-8")

@@ -1,20 +1,19 @@
-"""The warehouse schema: ``sql/create_schema.sql`` and the migrations it includes.
+"""The warehouse schema outside Airflow: ``sql/schema/create_schema.sql`` for tests and tools.
 
-The DAG's ``create_schema`` task runs the same template through SQLExecuteQueryOperator; this
-module renders it for tests and tools that need a schema outside Airflow.
+The DAG's ``create_schema`` task runs the same template through SQLExecuteQueryOperator.
 """
 
 from __future__ import annotations
 
 import psycopg
-from vehicle_sales.common.paths import SQL_DIR
+
+from vehicle_sales.common.sql import render_template
+
+CREATE_SCHEMA = "schema/create_schema.sql"
 
 
 def render_create_schema() -> str:
-    import jinja2
-
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SQL_DIR)), autoescape=False)
-    return env.get_template("create_schema.sql").render()
+    return render_template(CREATE_SCHEMA)
 
 
 def apply_schema(conn: psycopg.Connection) -> int:

@@ -26,11 +26,15 @@ import re
 import time
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import psycopg
-from vehicle_sales.common.db import Actor, advisory_lock_key, set_actor, set_watermark
+
+from vehicle_sales.common import sql
+from vehicle_sales.common.db import Actor, set_actor, set_watermark
+from vehicle_sales.common.locks import Lock, session_lock
+from vehicle_sales.contact.arcgis.payloads import GeocodeResult, request_record, single_params
 
 log = logging.getLogger(__name__)
 
@@ -91,43 +95,6 @@ def map_country(code: Any, alpha3_known: Iterable[str] | None = None,
     return None
 
 
-@dataclass(frozen=True)
-class GeocodeResult:
-    """One answer of the service (or of the cache) for one address text."""
-
-    status: str                      # M / T / U as returned
-    score: float | None
-    match_addr: str | None
-    longitude: float | None
-    latitude: float | None
-    attributes: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def from_location(cls, loc: dict[str, Any]) -> GeocodeResult:
-        """From a geocodeAddresses ``locations[i]`` or a findAddressCandidates ``candidates[i]``."""
-        from vehicle_sales.contact.arcgis.hook import finite
-
-        attrs = loc.get("attributes") if isinstance(loc.get("attributes"), dict) else {}
-        attrs = {k: v for k, v in attrs.items() if k != "ResultID"}
-        location = loc.get("location") if isinstance(loc.get("location"), dict) else {}
-        lon, lat = finite(location.get("x")), finite(location.get("y"))
-        score = finite(loc.get("score", attrs.get("Score")))
-        status = str(attrs.get("Status") or ("M" if score else "U")).strip().upper()[:1] or "U"
-        match_addr = loc.get("address") or attrs.get("Match_addr") or None
-        if status == "U":
-            lon = lat = None
-        return cls(status, score, match_addr, lon, lat, attrs)
-
-    @classmethod
-    def unmatched(cls) -> GeocodeResult:
-        return cls("U", 0.0, None, None, None, {})
-
-    def candidate_json(self) -> dict[str, Any]:
-        return {"address": self.match_addr, "score": self.score, "status": self.status,
-                "location": None if self.longitude is None else {"x": self.longitude, "y": self.latitude},
-                "attributes": self.attributes}
-
-
 def standardised_fields(original: Sequence[Any], attrs: dict[str, Any], alpha3_known: Iterable[str] | None = None,
                         alpha2_to_alpha3: dict[str, str] | None = None) -> tuple[Any, ...]:
     """Our address fields (st_addr, sub_addr, city, region, postal_code, country_code) from a match's
@@ -152,26 +119,44 @@ def standardised_fields(original: Sequence[Any], attrs: dict[str, Any], alpha3_k
     )
 
 
-def request_record(object_id: int, fields: Sequence[Any]) -> dict[str, Any]:
-    """A geocodeAddresses record (attributes) for our address fields."""
-    st, sub, city, region, postal, country = fields
-    rec: dict[str, Any] = {"OBJECTID": object_id}
-    for name, value in (("Address", st), ("Address2", sub), ("City", city), ("Region", region),
-                        ("Postal", postal), ("CountryCode", country)):
-        if value is not None and str(value).strip():
-            rec[name] = str(value).strip()
-    return rec
+# -- the database side: counts, then the phases of a run -----------------------------------------
+OUTCOMES = ("matched", "low_score", "unmatched", "failed")
 
 
-def single_params(fields: Sequence[Any]) -> dict[str, Any]:
-    """findAddressCandidates parameters for our address fields."""
-    rec = request_record(0, fields)
-    names = {"Address": "address", "Address2": "address2", "City": "city", "Region": "region",
-             "Postal": "postal", "CountryCode": "countryCode"}
-    return {names[k]: v for k, v in rec.items() if k in names}
+@dataclass
+class GeocodeCounts:
+    """What one geocode_addresses run did; every selected address ends in an outcome or pending."""
+
+    selected: int = 0  # addresses that needed work
+    distinct_texts: int = 0  # their distinct normalised texts (what is paid for)
+    from_cache: int = 0
+    sent: int = 0  # texts the service answered this run
+    requests: int = 0  # HTTP requests made (service info and retries included)
+    matched: int = 0
+    low_score: int = 0
+    unmatched: int = 0
+    failed: int = 0
+    malformed_batches: int = 0
+    changed_meanwhile: int = 0  # edited between read and write: left for the next run
+    stopped: str | None = None  # why the run stopped sending early (request cap, service down)
+    watermark: int | None = None
+    seconds: float = 0.0
+
+    @property
+    def pending(self) -> int:
+        return self.selected - sum(getattr(self, o) for o in OUTCOMES)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "pending": self.pending}
+
+    def summary(self) -> str:
+        items = self.as_dict()
+        items["stopped"] = self.stopped or "no"
+        order = ("selected", "distinct_texts", "from_cache", "sent", "requests", *OUTCOMES, "pending",
+                 "malformed_batches", "changed_meanwhile", "stopped", "watermark", "seconds")
+        return ", ".join(f"{k}={items[k]}" for k in order)
 
 
-# -- the database side -----------------------------------------------------------------------------
 @dataclass
 class _Address:
     address_id: int
@@ -186,52 +171,20 @@ _UPD_COLUMNS = ("address_id", "o_st", "o_sub", "o_city", "o_region", "o_postal",
                 "geocode_key", "sent", "score", "match_addr", "lon", "lat", "n_st", "n_sub", "n_city",
                 "n_region", "n_postal", "n_country", "candidate", "error")
 
-_CREATE_TEMP = """
-CREATE TEMP TABLE IF NOT EXISTS _geo_upd (
-    address_id bigint, o_st text, o_sub text, o_city text, o_region text, o_postal text, o_country char(3),
-    outcome text, geocode_key text, sent boolean, score numeric(5,2), match_addr text,
-    lon double precision, lat double precision, n_st text, n_sub text, n_city text, n_region text,
-    n_postal text, n_country char(3), candidate jsonb, error text
-) ON COMMIT DELETE ROWS;
-CREATE TEMP TABLE IF NOT EXISTS _geo_cache (
-    geocode_key text, status text, score numeric(5,2), match_addr text, lon double precision,
-    lat double precision, attributes jsonb
-) ON COMMIT DELETE ROWS;
-"""
-
-# a row whose text changed since we read it is left alone (the next run sees the new text)
-_APPLY = """
-UPDATE addresses a SET
-    st_addr = u.n_st, sub_addr = u.n_sub, city = u.n_city, region = u.n_region,
-    postal_code = u.n_postal, country_code = u.n_country,
-    geocode_status = u.outcome,
-    geocode_key = u.geocode_key,
-    geocode_attempts = CASE WHEN a.geocode_key IS DISTINCT FROM u.geocode_key THEN 0
-                            ELSE a.geocode_attempts END + u.sent::int,
-    score = CASE WHEN u.outcome = 'failed' THEN a.score ELSE u.score END,
-    match_addr = CASE WHEN u.outcome = 'failed' THEN a.match_addr ELSE u.match_addr END,
-    longitude = CASE WHEN u.outcome = 'failed' THEN a.longitude ELSE u.lon END,
-    latitude = CASE WHEN u.outcome = 'failed' THEN a.latitude ELSE u.lat END,
-    geocode_candidate = CASE WHEN u.outcome = 'failed' THEN a.geocode_candidate ELSE u.candidate END,
-    geocode_error = u.error,
-    geocoded_at = CASE WHEN u.outcome = 'failed' THEN a.geocoded_at ELSE now() END
-FROM _geo_upd u
-WHERE a.address_id = u.address_id
-  AND (a.st_addr, a.sub_addr, a.city, a.region, a.postal_code, a.country_code)
-      IS NOT DISTINCT FROM (u.o_st, u.o_sub, u.o_city, u.o_region, u.o_postal, u.o_country)
-"""
-
 
 @dataclass
-class _Run:
+class _Writer:
+    """Turns results into address updates and writes them, one transaction per call."""
+
     conn: psycopg.Connection
     min_score: float
     alpha3: set[str]
     alpha2: dict[str, str]
-    counts: dict[str, Any]
+    counts: GeocodeCounts
 
     def row_for(self, a: _Address, result: GeocodeResult | None, *, sent: bool, error: str | None = None,
                 outcome: str | None = None) -> tuple[Any, ...]:
+        """The _geo_upd row for address ``a``: its outcome and new fields (None result: failed)."""
         if result is None:
             outcome = outcome or "failed"
             new, score, match, lon, lat, cand = a.fields, None, None, None, None, None
@@ -249,208 +202,160 @@ class _Run:
         key = normalise_address_key(*new) if outcome != "failed" else a.key
         return (a.address_id, *a.fields, outcome, key, sent, score, match, lon, lat, *new, cand, error)
 
-    def write(self, rows: list[tuple[Any, ...]], cache: list[tuple[Any, ...]]) -> int:
+    def write(self, rows: list[tuple[Any, ...]], cache: list[tuple[Any, ...]] = ()) -> int:
         """One transaction: cache entries first, then the address updates. Returns rows updated."""
         if not rows and not cache:
             return 0
+        applied: list[str] = []
         try:
+            sql.run(self.conn, "contact/geocode_temp.sql")
             with self.conn.cursor() as cur:
-                cur.execute(_CREATE_TEMP)
                 if cache:
                     with cur.copy("COPY _geo_cache (geocode_key, status, score, match_addr, lon, lat, attributes)"
                                   " FROM STDIN") as cp:
                         for r in cache:
                             cp.write_row(r)
-                    cur.execute("INSERT INTO geocode_cache (geocode_key, status, score, match_addr, longitude,"
-                                " latitude, attributes) SELECT DISTINCT ON (geocode_key) * FROM _geo_cache"
-                                " ON CONFLICT (geocode_key) DO NOTHING")
-                updated = 0
+                    sql.run(self.conn, "contact/geocode_cache_insert.sql")
                 if rows:
                     with cur.copy(f"COPY _geo_upd ({', '.join(_UPD_COLUMNS)}) FROM STDIN") as cp:
                         for r in rows:
                             cp.write_row(r)
-                    cur.execute(_APPLY + " RETURNING u.outcome")
-                    applied = [r[0] for r in cur.fetchall()]
-                    updated = len(applied)
+                    applied = [r[0] for r in sql.run(self.conn, "contact/geocode_apply.sql").fetchall()]
             self.conn.commit()
         except BaseException:
             self.conn.rollback()
             raise
-        if rows:
-            for outcome in applied:
-                self.counts[outcome] += 1
-            self.counts["changed_meanwhile"] += len(rows) - updated
-        return updated
+        for outcome in applied:
+            setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
+        self.counts.changed_meanwhile += len(rows) - len(applied)
+        return len(applied)
+
+    def fail(self, addresses: Iterable[_Address], error: str) -> None:
+        """Record a failed attempt (reason kept, attempts + 1) for ``addresses``."""
+        self.write([self.row_for(a, None, sent=True, error=error[:500]) for a in addresses])
 
 
 def _cache_row(key: str, r: GeocodeResult) -> tuple[Any, ...]:
     return (key, r.status, r.score, r.match_addr, r.longitude, r.latitude, json.dumps(r.attributes))
 
 
-def _select(conn: psycopg.Connection, max_attempts: int) -> list[_Address]:
-    rows = conn.execute(
-        "SELECT address_id, st_addr, sub_addr, city, region, postal_code, country_code, geocode_status,"
-        " geocode_key, geocode_attempts FROM addresses ORDER BY address_id").fetchall()
-    todo: list[_Address] = []
-    for aid, st, sub, city, region, postal, country, status, old_key, attempts in rows:
+def select_work(conn: psycopg.Connection, max_attempts: int) -> dict[str, list[_Address]]:
+    """Phase "select": the addresses that need work, grouped by normalised text (committed read).
+
+    Pending ones; failed ones until ``max_attempts``; any address whose current text no longer
+    normalises to its geocode_key (edited since, failed or not)."""
+    by_key: dict[str, list[_Address]] = {}
+    for aid, st, sub, city, region, postal, country, status, old_key, attempts in sql.run(
+            conn, "contact/geocode_select.sql").fetchall():
         fields = (st, sub, city, region, postal, country.strip() if isinstance(country, str) else country)
         key = normalise_address_key(*fields)
         changed = old_key != key
         if (status == "pending" or (status == "failed" and (attempts < max_attempts or changed))
                 or (status != "failed" and changed)):
-            todo.append(_Address(aid, fields, key, old_key, status, attempts))
-    return todo
-
-
-def _set_watermark(conn: psycopg.Connection) -> int:
-    """addr_geocode = the highest address_id below which every address is settled (never past a
-    pending or failed row). Informational: selection does not rely on it."""
-    low = conn.execute("SELECT min(address_id) FROM addresses WHERE geocode_status IN ('pending', 'failed')"
-                       ).fetchone()[0]
-    mark = (low - 1) if low is not None else (conn.execute("SELECT coalesce(max(address_id), 0) FROM addresses"
-                                                           ).fetchone()[0])
-    set_watermark(conn, WATERMARK, mark)
+            by_key.setdefault(key, []).append(_Address(aid, fields, key, old_key, status, attempts))
     conn.commit()
-    return int(mark)
+    return by_key
 
 
-def geocode_addresses(conn: psycopg.Connection, hook: Any, *, min_score: float = 80.0, max_requests: int = 200,
-                      actor: Actor | None = None, max_attempts: int = 5,
-                      cache_chunk: int = 5000) -> dict[str, Any]:
-    """Geocode what needs it (see the module docstring); returns counts for the task summary/XCom.
+def settle_empty(writer: _Writer, by_key: dict[str, list[_Address]]) -> None:
+    """Phase "settle empty": an address without any text is unmatched, nothing to send."""
+    empty = [k for k in by_key if is_empty_key(k)]
+    if empty:
+        writer.write([writer.row_for(a, GeocodeResult.unmatched(), sent=False, error="address is empty",
+                                     outcome="unmatched") for k in empty for a in by_key.pop(k)])
 
-    ``hook``: an ArcGISGeocodingHook (its retries, rate limit and timeouts apply); ``max_requests``
-    caps the HTTP requests of this run (service info and retries included). Commits per batch: call
-    it with no uncommitted work of your own on ``conn``. Raises ``ArcGISAuthError`` (a PermanentError)
-    for bad credentials after saving what earlier batches produced; every other service problem is
-    recorded on the addresses (failed / left pending) and reported in the counts.
-    """
+
+def answer_from_cache(conn: psycopg.Connection, writer: _Writer, by_key: dict[str, list[_Address]],
+                      chunk: int) -> None:
+    """Phase "answer from cache": texts geocode_cache knows are settled without a request, in chunks
+    of ``chunk`` keys (one transaction each); they leave ``by_key``."""
+    keys = list(by_key)
+    for i in range(0, len(keys), chunk):
+        hits = conn.execute(
+            "SELECT geocode_key, status, score, match_addr, longitude, latitude, attributes"
+            " FROM geocode_cache WHERE geocode_key = ANY(%s)", (keys[i:i + chunk],)).fetchall()
+        conn.commit()
+        rows = []
+        for key, status, score, match, lon, lat, attrs in hits:
+            result = GeocodeResult(status, None if score is None else float(score), match, lon, lat, attrs or {})
+            for a in by_key.pop(key):
+                rows.append(writer.row_for(a, result, sent=False))
+                writer.counts.from_cache += 1
+        writer.write(rows)
+
+
+def plan_batches(hook: Any, keys: list[str], counts: GeocodeCounts) -> tuple[list[list[str]], bool]:
+    """Phase "plan batches": the texts to send, in batches of the service's advertised size; also
+    whether the locator lacks batch support (one findAddressCandidates per text). No batches when
+    the service info cannot be read (the reason goes to ``counts.stopped``); bad credentials raise."""
     from vehicle_sales.contact.arcgis.hook import (
-        ArcGISAuthError,
         ArcGISMalformedResponseError,
         ArcGISRequestError,
         ArcGISTransientError,
         RequestCapReached,
     )
 
-    started = time.monotonic()
-    if actor is not None:
-        set_actor(conn, actor)
-        conn.commit()
-    requests_before = hook.requests_made
-    hook.set_request_budget(max_requests)
-    counts: dict[str, Any] = {"selected": 0, "distinct_texts": 0, "from_cache": 0, "sent": 0, "requests": 0,
-                              "matched": 0, "low_score": 0, "unmatched": 0, "failed": 0, "pending": 0,
-                              "malformed_batches": 0, "changed_meanwhile": 0, "stopped": None}
-    lock = advisory_lock_key("geocode")
-    conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (lock,))
+    if not keys:
+        return [], False
     try:
-        alpha = conn.execute("SELECT alpha3, alpha2 FROM iso_country_codes").fetchall()
-        run = _Run(conn, min_score, {a3.strip() for a3, _ in alpha},
-                   {a2.strip(): a3.strip() for a3, a2 in alpha if a2}, counts)
-        todo = _select(conn, max_attempts)
-        conn.commit()
-        counts["selected"] = len(todo)
-        by_key: dict[str, list[_Address]] = {}
-        for a in todo:
-            by_key.setdefault(a.key, []).append(a)
-        counts["distinct_texts"] = len(by_key)
+        size = hook.batch_size()
+    except RequestCapReached as exc:
+        counts.stopped = str(exc)
+        return [], False
+    except (ArcGISMalformedResponseError, ArcGISTransientError, ArcGISRequestError) as exc:
+        counts.stopped = f"service info: {exc}"
+        return [], False
+    step = size or 1
+    return [keys[i:i + step] for i in range(0, len(keys), step)], size is None
 
-        # empty addresses: nothing to send
-        empty = [k for k in by_key if is_empty_key(k)]
-        if empty:
-            run.write([run.row_for(a, GeocodeResult.unmatched(), sent=False, error="address is empty",
-                                   outcome="unmatched") for k in empty for a in by_key.pop(k)], [])
 
-        # the cache, in chunks of keys (one transaction each)
-        keys = list(by_key)
-        for i in range(0, len(keys), cache_chunk):
-            chunk = keys[i:i + cache_chunk]
-            hits = conn.execute(
-                "SELECT geocode_key, status, score, match_addr, longitude, latitude, attributes"
-                " FROM geocode_cache WHERE geocode_key = ANY(%s)", (chunk,)).fetchall()
-            rows = []
-            for key, status, score, match, lon, lat, attrs in hits:
-                result = GeocodeResult(status, None if score is None else float(score), match, lon, lat,
-                                       attrs or {})
-                for a in by_key.pop(key):
-                    rows.append(run.row_for(a, result, sent=False))
-                    counts["from_cache"] += 1
-            conn.commit()
-            run.write(rows, [])
+def send(hook: Any, batches: list[list[str]], single: bool, writer: _Writer,
+         by_key: dict[str, list[_Address]]) -> None:
+    """Phase "send": each batch to the service, its answers written (and cached) at once. Stops at
+    the request cap or when the service keeps failing; a malformed answer leaves its batch pending;
+    a refused request fails its batch and goes on."""
+    from vehicle_sales.contact.arcgis.hook import (
+        ArcGISMalformedResponseError,
+        ArcGISRequestError,
+        ArcGISTransientError,
+        RequestCapReached,
+    )
 
-        # the service
-        keys = list(by_key)
-        if keys:
-            try:
-                size = hook.batch_size()
-            except RequestCapReached as exc:
-                counts["stopped"] = str(exc)
-                size = 0
-            except ArcGISAuthError:
-                raise
-            except (ArcGISMalformedResponseError, ArcGISTransientError, ArcGISRequestError) as exc:
-                counts["stopped"] = f"service info: {exc}"
-                size = 0
-            if size is not None and size == 0:
-                batches: list[list[str]] = []
-            else:
-                step = size or 1
-                batches = [keys[i:i + step] for i in range(0, len(keys), step)]
-            for batch in batches:
-                try:
-                    results = _send(hook, batch, by_key, single=size is None)
-                except RequestCapReached as exc:
-                    counts["stopped"] = str(exc)
-                    break
-                except ArcGISMalformedResponseError as exc:
-                    counts["malformed_batches"] += 1
-                    log.warning("geocoding: %s; %d address texts left pending", exc, len(batch))
-                    continue
-                except ArcGISRequestError as exc:
-                    run.write([run.row_for(a, None, sent=True, error=str(exc)[:500])
-                               for k in batch for a in by_key[k]], [])
-                    continue
-                except ArcGISTransientError as exc:
-                    run.write([run.row_for(a, None, sent=True, error=str(exc)[:500])
-                               for k in batch for a in by_key[k]], [])
-                    counts["stopped"] = str(exc)
-                    break
-                rows, cache = [], []
-                for k in batch:
-                    r = results.get(k)
-                    if r is None:
-                        rows.extend(run.row_for(a, None, sent=True, error="no result for this record in the"
-                                                " service's answer") for a in by_key[k])
-                        continue
-                    counts["sent"] += 1
-                    cache.append(_cache_row(k, r))
-                    rows.extend(run.row_for(a, r, sent=True) for a in by_key[k])
-                run.write(rows, cache)
-    finally:
+    counts = writer.counts
+    for batch in batches:
+        addresses = [a for k in batch for a in by_key[k]]
         try:
-            conn.rollback()
-            conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", (lock,))
-            conn.commit()
-        except psycopg.Error:  # pragma: no cover - connection lost; the session lock died with it
-            pass
-        counts["requests"] = hook.requests_made - requests_before
-        settled = sum(counts[k] for k in ("matched", "low_score", "unmatched", "failed"))
-        counts["pending"] = counts["selected"] - settled
-        counts["seconds"] = round(time.monotonic() - started, 3)
-        log.info("geocode summary: selected=%d, distinct_texts=%d, from_cache=%d, sent=%d, requests=%d,"
-                 " matched=%d, low_score=%d, unmatched=%d, failed=%d, pending=%d, malformed_batches=%d,"
-                 " changed_meanwhile=%d, stopped=%s, seconds=%.1f", counts["selected"], counts["distinct_texts"],
-                 counts["from_cache"], counts["sent"], counts["requests"], counts["matched"], counts["low_score"],
-                 counts["unmatched"], counts["failed"], counts["pending"], counts["malformed_batches"],
-                 counts["changed_meanwhile"], counts["stopped"] or "no", counts["seconds"])
-    counts["watermark"] = _set_watermark(conn)
-    return counts
+            results = _send_batch(hook, batch, by_key, single=single)
+        except RequestCapReached as exc:
+            counts.stopped = str(exc)
+            return
+        except ArcGISMalformedResponseError as exc:
+            counts.malformed_batches += 1
+            log.warning("geocoding: %s; %d address texts left pending", exc, len(batch))
+            continue
+        except ArcGISRequestError as exc:
+            writer.fail(addresses, str(exc))
+            continue
+        except ArcGISTransientError as exc:
+            writer.fail(addresses, str(exc))
+            counts.stopped = str(exc)
+            return
+        rows, cache = [], []
+        for k in batch:
+            r = results.get(k)
+            if r is None:
+                rows.extend(writer.row_for(a, None, sent=True, error="no result for this record in the"
+                                           " service's answer") for a in by_key[k])
+                continue
+            counts.sent += 1
+            cache.append(_cache_row(k, r))
+            rows.extend(writer.row_for(a, r, sent=True) for a in by_key[k])
+        writer.write(rows, cache)
 
 
-def _send(hook: Any, batch: list[str], by_key: dict[str, list[_Address]], *, single: bool
-          ) -> dict[str, GeocodeResult]:
-    """Results by key for one batch (None for a record the service did not answer)."""
+def _send_batch(hook: Any, batch: list[str], by_key: dict[str, list[_Address]], *, single: bool
+                ) -> dict[str, GeocodeResult]:
+    """Results by key for one batch (a record the service did not answer is absent)."""
     if single:  # no batch support: one findAddressCandidates per text
         (key,) = batch
         candidates = hook.find_address_candidates(single_params(by_key[key][0].fields))
@@ -466,3 +371,51 @@ def _send(hook: Any, batch: list[str], by_key: dict[str, list[_Address]], *, sin
         if 1 <= rid <= len(batch):
             out[batch[rid - 1]] = GeocodeResult.from_location(loc)
     return out
+
+
+def finish(conn: psycopg.Connection) -> int:
+    """Phase "finish": addr_geocode = the highest address_id below which every address is settled
+    (never past a pending or failed row). Informational: selection does not rely on it."""
+    mark = conn.execute(
+        "SELECT coalesce(min(address_id) FILTER (WHERE geocode_status IN ('pending', 'failed')) - 1,"
+        "                max(address_id), 0) FROM addresses").fetchone()[0]
+    set_watermark(conn, WATERMARK, mark)
+    conn.commit()
+    return int(mark)
+
+
+def geocode_addresses(conn: psycopg.Connection, hook: Any, *, min_score: float = 80.0, max_requests: int = 200,
+                      actor: Actor | None = None, max_attempts: int = 5, cache_chunk: int = 5000) -> GeocodeCounts:
+    """Geocode what needs it: lock, select, settle empty, answer from cache, plan batches, send,
+    finish (each phase above). Returns the counts.
+
+    ``hook``: an ArcGISGeocodingHook (its retries, rate limit and timeouts apply); ``max_requests``
+    caps the HTTP requests of this run (service info and retries included). Commits per batch: call
+    it with no uncommitted work of your own on ``conn``. Raises ``ArcGISAuthError`` (a PermanentError)
+    for bad credentials after saving what earlier batches produced; every other service problem is
+    recorded on the addresses (failed / left pending) and reported in the counts.
+    """
+    started = time.monotonic()
+    if actor is not None:
+        set_actor(conn, actor)
+        conn.commit()
+    requests_before = hook.requests_made
+    hook.set_request_budget(max_requests)
+    counts = GeocodeCounts()
+    try:
+        with session_lock(conn, Lock.GEOCODE):
+            alpha = conn.execute("SELECT alpha3, alpha2 FROM iso_country_codes").fetchall()
+            writer = _Writer(conn, min_score, {a3.strip() for a3, _ in alpha},
+                             {a2.strip(): a3.strip() for a3, a2 in alpha if a2}, counts)
+            by_key = select_work(conn, max_attempts)
+            counts.selected = sum(len(v) for v in by_key.values())
+            counts.distinct_texts = len(by_key)
+            settle_empty(writer, by_key)
+            answer_from_cache(conn, writer, by_key, cache_chunk)
+            batches, single = plan_batches(hook, list(by_key), counts)
+            send(hook, batches, single, writer, by_key)
+    finally:
+        counts.requests = hook.requests_made - requests_before
+        counts.seconds = round(time.monotonic() - started, 3)
+    counts.watermark = finish(conn)
+    return counts

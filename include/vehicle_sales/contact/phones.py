@@ -14,26 +14,26 @@ and an international form when it is a valid number, or the reason it is not.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import phonenumbers
 import psycopg
 from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
+from vehicle_sales.common import sql
+from vehicle_sales.common.db import get_watermark, set_actor, set_watermark
+from vehicle_sales.common.locks import Lock, take_xact_lock
+
 if TYPE_CHECKING:
     from vehicle_sales.common.db import Actor
 
-log = logging.getLogger(__name__)
-
 WATERMARK_TARGET = "phone_val"
-LOCK_NAME = "phone_val"
 # Longer input is refused before any parsing: no real phone (even with an extension and a note)
 # comes near it, and it keeps pathological field values cheap.
 MAX_INPUT_CHARS = 100
@@ -149,8 +149,46 @@ def validate_phone(raw: str | None, region: str | None) -> PhoneResult:
 
 # --- the warehouse step -------------------------------------------------------------------------
 
-def _validate_batch(rows: list[tuple]) -> list[tuple]:
-    """tmp_phone_validation rows for (customer_id, phone, region, checked_input) rows."""
+@dataclass
+class PhoneCounts:
+    """What one validate_phones run did."""
+
+    candidates: int = 0  # customers selected for (re)validation
+    validated: int = 0  # written back
+    valid: int = 0
+    invalid: int = 0
+    by_reason: Counter = field(default_factory=Counter)  # invalid ones, by reason
+    batches: int = 0
+    changed_meanwhile: int = 0  # phone changed between read and write: left for the next run
+    watermark_before: int = 0
+    watermark_after: int = 0
+    seconds: float = 0.0
+
+    def add_batch(self, candidates: int, written: list[tuple[bool, str | None, int]]) -> None:
+        """Tally one committed batch; ``written``: (valid, reason, customers) groups."""
+        n_written = 0
+        for valid, reason, n in written:
+            n_written += n
+            if valid:
+                self.valid += n
+            else:
+                self.invalid += n
+                self.by_reason[reason] += n
+        self.candidates += candidates
+        self.validated += n_written
+        self.changed_meanwhile += candidates - n_written
+        self.batches += 1
+
+    def summary(self) -> str:
+        reasons = "|".join(f"{k}:{v}" for k, v in sorted(self.by_reason.items())) or "none"
+        return (f"candidates={self.candidates}, validated={self.validated}, valid={self.valid}, "
+                f"invalid={self.invalid}, by_reason={reasons}, batches={self.batches}, "
+                f"changed_meanwhile={self.changed_meanwhile}, "
+                f"watermark={self.watermark_before}->{self.watermark_after}")
+
+
+def validate_batch(rows: list[tuple]) -> list[tuple]:
+    """tmp_phone_validation rows for (customer_id, phone, region, checked_input) rows (pure)."""
     out = []
     for customer_id, phone, region, checked_input in rows:
         r = validate_phone(phone, region)
@@ -158,86 +196,62 @@ def _validate_batch(rows: list[tuple]) -> list[tuple]:
     return out
 
 
-def _sql(name: str) -> str:
-    from vehicle_sales.common.paths import sql_text
+def select_batch(conn: psycopg.Connection, after: int, limit: int) -> list[tuple]:
+    """The next ``limit`` customers past ``after`` (keyset order) whose phone needs validating."""
+    return sql.run(conn, "contact/phones_select.sql", {"after": after, "limit": limit}).fetchall()
 
-    return sql_text(name)
+
+def write_batch(conn: psycopg.Connection, results: list[tuple]) -> list[tuple[bool, str | None, int]]:
+    """COPY one batch of results into a temp table and apply them with one UPDATE ... FROM;
+    returns the (valid, reason, customers) groups actually written."""
+    sql.run(conn, "contact/phones_temp.sql")
+    with conn.cursor() as cur, cur.copy("COPY tmp_phone_validation (customer_id, phone, checked_input, valid,"
+                                        " e164, international, reason) FROM STDIN") as cp:
+        for row in results:
+            cp.write_row(row)
+    return sql.run(conn, "contact/phones_apply.sql").fetchall()
 
 
 def validate_phones(
     conn: psycopg.Connection,
     batch_size: int = 5000,
     actor: Actor | None = None,
-    on_batch: Callable[[int, dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
+    on_batch: Callable[[int, PhoneCounts], None] | None = None,
+) -> PhoneCounts:
     """Validate the phones of new customers and of customers whose phone or country changed.
 
     ``conn`` is a psycopg 3 connection (autocommit on or off); anything uncommitted on it is
-    committed first. ``actor`` is applied in every batch's transaction, so the audit rows of the
-    updates carry the run's attribution; when None the session's current settings apply (e.g. those
-    ``db.connect(actor=...)`` set). ``on_batch(batch_no, counts)`` is called after
-    each committed batch. Returns counts: candidates, validated, valid, invalid, by_reason, batches,
-    changed_meanwhile (phone changed between read and write: left for the next run),
-    watermark_before/after, seconds.
+    committed first. One transaction per batch: attribution (``actor``, so the audit rows of the
+    updates carry the run's attribution; when None the session's current settings apply), the
+    lock, read the next batch, write this one, advance the watermark. Pipelined: while PostgreSQL
+    applies batch N, a worker thread validates batch N+1 (only the worker calls phonenumbers).
+    ``on_batch(batch_no, counts)`` is called after each committed batch.
     """
-    from vehicle_sales.common.db import get_watermark, set_actor, set_watermark, take_xact_lock
-
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     t0 = time.perf_counter()
     conn.commit()  # each batch below is a transaction of its own, not a savepoint of the caller's
-    select_sql, temp_sql, apply_sql = (_sql("validate_phones_select.sql"), _sql("validate_phones_temp.sql"),
-                                       _sql("validate_phones_apply.sql"))
+    counts = PhoneCounts()
     with conn.transaction():
-        watermark_before = watermark = get_watermark(conn, WATERMARK_TARGET)
-    counts: dict[str, Any] = {"candidates": 0, "validated": 0, "valid": 0, "invalid": 0, "by_reason": {},
-                              "batches": 0, "changed_meanwhile": 0}
-    by_reason: Counter[str] = Counter()
-    # Pipelined: while PostgreSQL applies batch N (the UPDATE and its audit rows), a worker thread
-    # validates batch N+1, which was read in batch N's transaction (keyset order, so the batches
-    # never overlap). Only the worker calls phonenumbers; the main thread only talks to the database.
-    with conn.transaction():
-        rows = conn.execute(select_sql, {"after": 0, "limit": batch_size}).fetchall()
+        counts.watermark_before = watermark = get_watermark(conn, WATERMARK_TARGET)
+        rows = select_batch(conn, 0, batch_size)
     pending: Future | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="validate_phones") as worker:
         while rows:
-            # one transaction per batch (committed at the end of the block, rolled back on any error):
-            # attribution, lock, read ahead, write
-            with conn.transaction(), conn.cursor() as cur:
+            with conn.transaction():
                 if actor is not None:
                     set_actor(conn, actor)
-                take_xact_lock(conn, LOCK_NAME)  # concurrent runs take turns batch by batch
-                results = pending.result() if pending is not None else _validate_batch(rows)
-                next_rows = cur.execute(select_sql, {"after": rows[-1][0], "limit": batch_size}).fetchall()
-                pending = worker.submit(_validate_batch, next_rows) if next_rows else None
-                cur.execute(temp_sql)
-                with cur.copy("COPY tmp_phone_validation (customer_id, phone, checked_input, valid, e164,"
-                              " international, reason) FROM STDIN") as cp:
-                    for row in results:
-                        cp.write_row(row)
-                written = cur.execute(apply_sql).fetchall()
+                take_xact_lock(conn, Lock.PHONES)  # concurrent runs take turns batch by batch
+                results = pending.result() if pending is not None else validate_batch(rows)
+                next_rows = select_batch(conn, rows[-1][0], batch_size)
+                pending = worker.submit(validate_batch, next_rows) if next_rows else None
+                written = write_batch(conn, results)
                 watermark = max(watermark, rows[-1][0])
                 set_watermark(conn, WATERMARK_TARGET, watermark)
-            n_written = 0
-            for valid, reason, n in written:
-                n_written += n
-                counts["valid" if valid else "invalid"] += n
-                if not valid:
-                    by_reason[reason] += n
-            counts["candidates"] += len(rows)
-            counts["validated"] += n_written
-            counts["changed_meanwhile"] += len(rows) - n_written
-            counts["batches"] += 1
-            counts["by_reason"] = dict(by_reason.most_common())
+            counts.add_batch(len(rows), written)
             if on_batch is not None:
-                on_batch(counts["batches"], dict(counts))
+                on_batch(counts.batches, counts)
             rows = next_rows
-    counts["by_reason"] = dict(by_reason.most_common())
-    counts["watermark_before"] = watermark_before
-    counts["watermark_after"] = watermark
-    counts["seconds"] = round(time.perf_counter() - t0, 3)
-    log.info("validate_phones: candidates=%d validated=%d valid=%d invalid=%d by_reason=%s batches=%d"
-             " changed_meanwhile=%d watermark=%d->%d in %.2fs", counts["candidates"], counts["validated"],
-             counts["valid"], counts["invalid"], counts["by_reason"], counts["batches"],
-             counts["changed_meanwhile"], watermark_before, watermark, counts["seconds"])
+    counts.watermark_after = watermark
+    counts.seconds = round(time.perf_counter() - t0, 3)
     return counts

@@ -17,6 +17,8 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
+
+from vehicle_sales.common import sql
 from vehicle_sales.common.errors import SourceNotFoundError
 from vehicle_sales.common.paths import SAMPLE_CSV
 
@@ -161,12 +163,8 @@ class RegisteredFile:
 
 def register(conn: psycopg.Connection, fetched: FetchedFile, row_count: int, airflow_run_id: str) -> RegisteredFile:
     """Record the file in ``source_files`` (once per content) and say whether it was staged already."""
-    row = conn.execute(
-        "INSERT INTO source_files (source_uri, sha256, size_bytes, row_count, airflow_run_id)"
-        " VALUES (%s, %s, %s, %s, %s)"
-        " ON CONFLICT (sha256) DO UPDATE SET source_uri = source_files.source_uri"
-        " RETURNING file_id, staged_at",
-        (fetched.source_uri, fetched.sha256, fetched.size_bytes, row_count, airflow_run_id),
-    ).fetchone()
+    file_id, staged_at = sql.run(conn, "ingest/register_file.sql", {
+        "source_uri": fetched.source_uri, "sha256": fetched.sha256, "size_bytes": fetched.size_bytes,
+        "row_count": row_count, "airflow_run_id": airflow_run_id}).fetchone()
     conn.commit()
-    return RegisteredFile(row[0], row[1] is not None, row[1].isoformat() if row[1] else None)
+    return RegisteredFile(file_id, staged_at is not None, staged_at.isoformat() if staged_at else None)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import psycopg
 
-log = logging.getLogger(__name__)
+from vehicle_sales.common import sql
 
 # Names seen in exports that are neither an ISO name nor an ISO code. Keys are matched
-# case-insensitively after trimming (see sql/refresh_core.sql).
+# case-insensitively after trimming (see sql/ingest/refresh/addresses.sql).
 COUNTRY_ALIASES: dict[str, str] = {
     "USA": "USA",
     "US": "USA",
@@ -74,45 +73,40 @@ def alias_rows(countries: list[Country]) -> list[tuple[str, str]]:
     return sorted(rows.items())
 
 
-def load_reference_data(conn: psycopg.Connection) -> dict[str, int]:
-    """Upsert ISO countries and aliases (set-based, idempotent); returns counts for the log."""
+@dataclass(frozen=True)
+class ReferenceCounts:
+    """What load_reference_data did."""
+
+    countries: int
+    countries_changed: int
+    aliases: int
+    aliases_changed: int
+    unknown_countries_in_raw: int
+
+    def summary(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in asdict(self).items())
+
+
+def _copy_rows(cur: psycopg.Cursor, table: str, columns: str, rows: list[tuple]) -> None:
+    with cur.copy(f"COPY {table} ({columns}) FROM STDIN") as cp:
+        for row in rows:
+            cp.write_row(row)
+
+
+def load_reference_data(conn: psycopg.Connection) -> ReferenceCounts:
+    """Upsert ISO countries and aliases (set-based, idempotent, one transaction, committed)."""
     countries = iso_countries()
     aliases = alias_rows(countries)
+    sql.run(conn, "ingest/reference_begin.sql")
     with conn.cursor() as cur:
-        cur.execute("CREATE TEMP TABLE tmp_iso (alpha3 char(3), alpha2 char(2), name text) ON COMMIT DROP")
-        with cur.copy("COPY tmp_iso (alpha3, alpha2, name) FROM STDIN") as cp:
-            for c in countries:
-                cp.write_row((c.alpha3, c.alpha2, c.name))
-        cur.execute(
-            "INSERT INTO iso_country_codes (alpha3, alpha2, name) SELECT alpha3, alpha2, name FROM tmp_iso"
-            " ON CONFLICT (alpha3) DO UPDATE SET alpha2 = EXCLUDED.alpha2, name = EXCLUDED.name"
-            " WHERE (iso_country_codes.alpha2, iso_country_codes.name) IS DISTINCT FROM (EXCLUDED.alpha2, EXCLUDED.name)"
-        )
-        countries_changed = cur.rowcount
-        cur.execute("CREATE TEMP TABLE tmp_alias (alias text, alpha3 char(3)) ON COMMIT DROP")
-        with cur.copy("COPY tmp_alias (alias, alpha3) FROM STDIN") as cp:
-            for row in aliases:
-                cp.write_row(row)
-        cur.execute(
-            "INSERT INTO iso_country_aliases (alias, alpha3) SELECT alias, alpha3 FROM tmp_alias"
-            " ON CONFLICT (alias) DO UPDATE SET alpha3 = EXCLUDED.alpha3"
-            " WHERE iso_country_aliases.alpha3 IS DISTINCT FROM EXCLUDED.alpha3"
-        )
-        aliases_changed = cur.rowcount
-        # countries in the raw data we cannot resolve: their addresses get country_code NULL
-        cur.execute(
-            "SELECT count(DISTINCT upper(trim(r.country))) FROM raw_orders_csv r"
-            " WHERE r.country IS NOT NULL AND trim(r.country) <> ''"
-            "   AND resolve_country(r.country) IS NULL"
-        )
-        unknown = cur.fetchone()[0]
+        _copy_rows(cur, "tmp_iso", "alpha3, alpha2, name", [(c.alpha3, c.alpha2, c.name) for c in countries])
+        _copy_rows(cur, "tmp_alias", "alias, alpha3", aliases)
+    counts = ReferenceCounts(
+        countries=len(countries),
+        countries_changed=sql.run(conn, "ingest/reference_countries.sql").fetchone()[0],
+        aliases=len(aliases),
+        aliases_changed=sql.run(conn, "ingest/reference_aliases.sql").fetchone()[0],
+        unknown_countries_in_raw=sql.run(conn, "ingest/reference_unknown_countries.sql").fetchone()[0],
+    )
     conn.commit()
-    counts = {
-        "countries": len(countries),
-        "countries_changed": countries_changed,
-        "aliases": len(aliases),
-        "aliases_changed": aliases_changed,
-        "unknown_countries_in_raw": unknown,
-    }
-    log.info("reference data: %s", counts)
     return counts

@@ -1,6 +1,6 @@
 """Model selection for the segmentation: every (algorithm, k, metric, init) scored, and a rule to pick one.
 
-:func:`evaluate_models` fits K-Medoids (:class:`vehicle_sales.segments.segmentation.KMedoidsPAM`) for every k,
+:func:`evaluate_models` fits K-Medoids (:class:`vehicle_sales.segments.kmedoids.KMedoidsPAM`) for every k,
 metric and init, and K-Means (euclidean only: inits k-means++ and random) for every k, on already
 preprocessed data (``make_preprocessor().fit_transform(rfm)``). The distance matrix of a metric is
 computed once and shared by all its fits (its time is added to each row's ``fit_seconds``, so a row
@@ -21,7 +21,7 @@ calinski_harabasz, davies_bouldin, loss, fit_seconds, method_used, n_iter.
 * Speed: 45 K-Medoids fits is a lot of PAM. By default the rows use FasterPAM swaps
   (``method="fasterpam"``: the same swap neighbourhood as PAM, so it ends in the same kind of local
   optimum, 5-10x faster) and 3 restarts (``n_init=3``); pass ``method="auto", n_init=10`` to score
-  exactly what :func:`~vehicle_sales.segments.segmentation.fit_segments` will run. Measured on the 2-core
+  exactly what :func:`~vehicle_sales.segments.fit.fit_segments` will run. Measured on the 2-core
   reference machine: ~1.5 s for 500 customers, ~28 s for 3,000 (defaults).
 """
 
@@ -32,6 +32,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from vehicle_sales.segments.kmedoids import KMedoidsPAM, distance_matrix
+from vehicle_sales.segments.metrics import clustering_metrics
 
 KMEANS_INITS: tuple[str, ...] = ("k-means++", "random")
 COLUMNS: tuple[str, ...] = ("algorithm", "k", "metric", "init", "silhouette", "silhouette_own_metric",
@@ -48,7 +51,6 @@ def evaluate_models(X_scaled: np.ndarray, ks=range(2, 7), metrics=("euclidean", 
     """One row per (algorithm, k, metric, init): len(ks) * len(metrics) * len(inits) PAM rows plus
     len(ks) * 2 K-Means rows (55 with the defaults). See the module docstring for the columns."""
     from sklearn.cluster import KMeans
-    from vehicle_sales.segments.segmentation import KMedoidsPAM, clustering_metrics, distance_matrix
 
     X = np.asarray(X_scaled, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] < 2:
@@ -70,22 +72,18 @@ def evaluate_models(X_scaled: np.ndarray, ks=range(2, 7), metrics=("euclidean", 
 
     for metric in metrics:
         probe = KMedoidsPAM(n_clusters=max(ks), metric=metric, method=method)
-        full = probe._plan(X.shape[0]) != "clara"
+        full = probe.method_for(X.shape[0]) != "clara"
         matrix_seconds, D = 0.0, None
         if full:
             t0 = time.perf_counter()
-            D = distance_matrix(X, metric, np.float64 if X.shape[0] <= probe.exact_max_n else np.float32)
+            D = distance_matrix(X, metric, probe.matrix_dtype_for(X.shape[0]))
             matrix_seconds = time.perf_counter() - t0
         for k in ks:
             for init in inits:
                 model = KMedoidsPAM(n_clusters=k, metric=metric, init=init, n_init=n_init, method=method,
                                     random_state=random_state, build_safeguard=False)
                 t0 = time.perf_counter()
-                if full:
-                    model._validate(X)
-                    model._fit_matrix(X, D)
-                else:
-                    model.fit(X)
+                model.fit(X, distances=D)
                 seconds = time.perf_counter() - t0 + matrix_seconds
                 scored("pam", k, metric, init, model.labels_, model.inertia_, seconds, model.method_used_,
                        model.n_iter_)

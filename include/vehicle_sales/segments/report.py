@@ -9,14 +9,7 @@ from pathlib import Path
 
 import psycopg
 
-SUMMARY_SQL = """
-SELECT d.label AS segment, d.value_rank, h.customer_id, c.company_name, h.recency_days, h.frequency,
-       h.monetary_amt::float8 AS monetary, h.is_medoid
-FROM customer_segment_history h
-JOIN rfm_segment_def d ON d.segment_id = h.segment_id
-JOIN customers c ON c.customer_id = h.customer_id
-WHERE h.run_id = %s
-"""
+from vehicle_sales.common import sql
 
 
 @dataclass(frozen=True)
@@ -104,11 +97,9 @@ def _charts(df, summary, folder: Path) -> list[Path]:
 
 
 def write_report(conn: psycopg.Connection, run_id: int, reports_dir: Path, dag_run_id: str) -> Report:
-    run = conn.execute(
-        "SELECT as_of_date, n_customers, n_clusters, algorithm, silhouette, calinski_harabasz,"
-        " davies_bouldin, loss FROM rfm_run WHERE run_id = %s", (run_id,)).fetchone()
-    as_of, n_customers, k, algorithm, sil, ch, dbi, loss = run
-    df, summary = segment_summary(conn.execute(SUMMARY_SQL, (run_id,)).fetchall())
+    as_of, n_customers, k, algorithm, sil, ch, dbi, loss = sql.run(
+        conn, "segments/report_run.sql", {"run_id": run_id}).fetchone()
+    df, summary = segment_summary(sql.run(conn, "segments/report_rows.sql", {"run_id": run_id}).fetchall())
     folder = reports_dir / folder_name(as_of.isoformat(), dag_run_id)
     folder.mkdir(parents=True, exist_ok=True)
     charts = _charts(df, summary, folder)

@@ -1,4 +1,4 @@
-"""RFM per customer, as of a date, computed set-based in PostgreSQL (sql/compute_rfm.sql).
+"""RFM per customer, as of a date, computed set-based in PostgreSQL (sql/segments/compute_rfm.sql).
 
 One ``rfm_run`` row per Airflow run: re-running the same Airflow run reuses its row and replaces
 its results, so a run never has two versions.
@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 
 import psycopg
-from vehicle_sales.common.paths import sql_text
+
+from vehicle_sales.common import sql
 
 
 @dataclass(frozen=True)
@@ -24,22 +25,10 @@ class RfmSettings:
 
 def start_run(conn: psycopg.Connection, settings: RfmSettings, dag_id: str, dag_run_id: str) -> int:
     """Create (or reset, on a re-run) the rfm_run of this Airflow run; returns its run_id."""
-    run_id = conn.execute(
-        """
-        INSERT INTO rfm_run (as_of_date, end_date, order_statuses, lookback_days, recency_reference,
-                             airflow_dag_id, airflow_run_id, status, calculated_on)
-        VALUES (%s, %s, %s, %s, %s, %s, %s, 'computing', now())
-        ON CONFLICT (airflow_dag_id, airflow_run_id) DO UPDATE
-            SET as_of_date = EXCLUDED.as_of_date, end_date = EXCLUDED.end_date,
-                order_statuses = EXCLUDED.order_statuses, lookback_days = EXCLUDED.lookback_days,
-                recency_reference = EXCLUDED.recency_reference, status = 'computing',
-                calculated_on = now(), n_clusters = NULL, algorithm = NULL, params = NULL,
-                silhouette = NULL, calinski_harabasz = NULL, davies_bouldin = NULL, loss = NULL
-        RETURNING run_id
-        """,
-        (settings.as_of, settings.as_of, list(settings.statuses), settings.lookback_days,
-         settings.recency_reference, dag_id, dag_run_id),
-    ).fetchone()[0]
+    run_id = sql.run(conn, "segments/start_run.sql", {
+        "as_of": settings.as_of, "statuses": list(settings.statuses), "lookback_days": settings.lookback_days,
+        "recency_reference": settings.recency_reference, "dag_id": dag_id, "dag_run_id": dag_run_id,
+    }).fetchone()[0]
     for table in ("rfm_fit", "rfm_fit_assignment", "rfm_model_selection", "customer_segment_history"):
         conn.execute(f"DELETE FROM {table} WHERE run_id = %s", (run_id,))
     return run_id
@@ -47,12 +36,18 @@ def start_run(conn: psycopg.Connection, settings: RfmSettings, dag_id: str, dag_
 
 def compute_snapshot(conn: psycopg.Connection, run_id: int, settings: RfmSettings) -> int:
     """Fill rfm_snapshot for ``run_id``; returns the number of customers."""
-    cur = psycopg.ClientCursor(conn)
-    cur.execute(sql_text("compute_rfm.sql"), {
+    sql.run(conn, "segments/compute_rfm.sql", {
         "run_id": run_id, "as_of": settings.as_of, "statuses": list(settings.statuses),
         "lookback_days": settings.lookback_days, "recency_reference": settings.recency_reference,
     })
     return conn.execute("SELECT n_customers FROM rfm_run WHERE run_id = %s", (run_id,)).fetchone()[0]
+
+
+def no_orders_reason(settings: RfmSettings) -> str:
+    """Why a snapshot has no customers (the skip reason of compute_rfm)."""
+    window = f" within {settings.lookback_days} days" if settings.lookback_days else ""
+    return (f"no qualifying orders (status in {', '.join(settings.statuses)}) dated on or before "
+            f"{settings.as_of}{window}")
 
 
 def mark_run(conn: psycopg.Connection, run_id: int, status: str, note: dict | None = None) -> None:

@@ -23,7 +23,6 @@ from __future__ import annotations
 import email.utils
 import json
 import logging
-import math
 import random
 import threading
 import time
@@ -31,15 +30,14 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow.sdk import BaseHook
+
 from vehicle_sales.common.errors import PermanentError
+from vehicle_sales.contact.arcgis.payloads import OUT_FIELDS
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://geocode-api.arcgis.com/arcgis/rest/services/World/GeocodeServer"
 AUTH_HEADER = "X-Esri-Authorization"
-# the attributes we store (see geocode_cache.attributes); ResultID always comes back in batches
-OUT_FIELDS = ("Match_addr", "Addr_type", "StAddr", "SubAddr", "City", "Region", "RegionAbbr", "Postal",
-              "CountryCode", "CntryName", "Score", "Status", "X", "Y")
 AUTH_ERROR_CODES = frozenset({401, 403, 498, 499})
 TRANSIENT_ERROR_CODES = frozenset({429, 500, 502, 503, 504})
 
@@ -373,12 +371,3 @@ class ArcGISGeocodingHook(BaseHook):
         except Exception as exc:
             return False, self._scrub(exc)
         return True, f"GeocodeServer reachable at {self.base_url}; batch size {size}"
-
-
-def finite(value: Any) -> float | None:
-    """A JSON number as a finite float, else None (unmatched records come back with NaN/empty)."""
-    try:
-        f = float(value)
-    except (TypeError, ValueError):
-        return None
-    return f if math.isfinite(f) else None

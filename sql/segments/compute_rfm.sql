@@ -1,9 +1,8 @@
--- Point-in-time RFM of every customer with qualifying orders, as of %(as_of)s, for one rfm_run.
+-- compute_rfm: point-in-time RFM of every customer with qualifying orders, as of %(as_of)s, for one rfm_run.
 -- Only orders dated on or before the as-of date count, so a backfill yields true historical
 -- snapshots. Qualifying: status in %(statuses)s and, when %(lookback_days)s > 0, dated within
 -- that many days up to the as-of date. Recency is measured to the latest qualifying order of the
 -- window ('last_order', as the original notebook) or to the as-of date ('as_of').
--- Parameters are bound client-side (psycopg ClientCursor): this file holds several statements.
 
 DELETE FROM rfm_snapshot WHERE run_id = %(run_id)s;
 

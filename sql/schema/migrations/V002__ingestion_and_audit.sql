@@ -106,87 +106,8 @@ BEGIN
             (SELECT c.alpha3 FROM iso_country_codes c WHERE upper(c.name) = upper(btrim(country))))
     $$;
 
-    -- attribution -------------------------------------------------------------------------
-    CREATE OR REPLACE FUNCTION audit_actor() RETURNS text LANGUAGE sql STABLE AS $$
-        SELECT current_user::text || coalesce(
-            ' (' || nullif(current_setting('vehicle_sales.dag_id', true), '') || '/'
-                 || coalesce(current_setting('vehicle_sales.run_id', true), '') || '/'
-                 || coalesce(current_setting('vehicle_sales.task_id', true), '') || ')', '')
-    $$;
-
-    CREATE OR REPLACE FUNCTION touch_updated_at() RETURNS trigger AS $$
-    BEGIN
-        IF NEW IS DISTINCT FROM OLD THEN
-            NEW.updated_at := now();
-        END IF;
-        RETURN NEW;
-    END;
-    $$ LANGUAGE plpgsql;
-
-    -- a no-op UPDATE (same values) is dropped before any other trigger sees it
-    CREATE OR REPLACE TRIGGER a_suppress_noop_update BEFORE UPDATE ON customers
-        FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
-    CREATE OR REPLACE TRIGGER a_suppress_noop_update BEFORE UPDATE ON addresses
-        FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
-    CREATE OR REPLACE TRIGGER a_suppress_noop_update BEFORE UPDATE ON customer_segments
-        FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
-
-    CREATE OR REPLACE FUNCTION audit_customers() RETURNS trigger AS $$
-    DECLARE r customers;
-    BEGIN
-        IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-            RETURN NEW;
-        END IF;
-        r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        INSERT INTO customers_audit (customer_id, operation, changed_by, db_role, airflow_dag_id,
-                                     airflow_run_id, airflow_task_id, company_name, contact_last_name,
-                                     contact_first_name, phone, phone_valid)
-        VALUES (r.customer_id, left(TG_OP, 1), audit_actor(), current_user,
-                nullif(current_setting('vehicle_sales.dag_id', true), ''),
-                nullif(current_setting('vehicle_sales.run_id', true), ''),
-                nullif(current_setting('vehicle_sales.task_id', true), ''),
-                r.company_name, r.contact_last_name, r.contact_first_name, r.phone, r.phone_valid);
-        RETURN r;
-    END;
-    $$ LANGUAGE plpgsql;
-
-    CREATE OR REPLACE FUNCTION audit_addresses() RETURNS trigger AS $$
-    DECLARE r addresses;
-    BEGIN
-        IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-            RETURN NEW;
-        END IF;
-        r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        INSERT INTO addresses_audit (address_id, operation, changed_by, db_role, airflow_dag_id,
-                                     airflow_run_id, airflow_task_id, st_addr, sub_addr, city, region,
-                                     postal_code, country_code, score)
-        VALUES (r.address_id, left(TG_OP, 1), audit_actor(), current_user,
-                nullif(current_setting('vehicle_sales.dag_id', true), ''),
-                nullif(current_setting('vehicle_sales.run_id', true), ''),
-                nullif(current_setting('vehicle_sales.task_id', true), ''),
-                r.st_addr, r.sub_addr, r.city, r.region, r.postal_code, r.country_code, r.score);
-        RETURN r;
-    END;
-    $$ LANGUAGE plpgsql;
-
-    CREATE OR REPLACE FUNCTION audit_customer_segments() RETURNS trigger AS $$
-    DECLARE r customer_segments;
-    BEGIN
-        IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-            RETURN NEW;
-        END IF;
-        r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        INSERT INTO customer_segments_audit (customer_id, operation, changed_by, db_role, airflow_dag_id,
-                                             airflow_run_id, airflow_task_id, segment_id, run_id,
-                                             recency_days, frequency, monetary_amt)
-        VALUES (r.customer_id, left(TG_OP, 1), audit_actor(), current_user,
-                nullif(current_setting('vehicle_sales.dag_id', true), ''),
-                nullif(current_setting('vehicle_sales.run_id', true), ''),
-                nullif(current_setting('vehicle_sales.task_id', true), ''),
-                r.segment_id, r.run_id, r.recency_days, r.frequency, r.monetary_amt);
-        RETURN r;
-    END;
-    $$ LANGUAGE plpgsql;
+    -- attribution: audit_actor(), the audit functions and the no-op suppression live in
+    -- ../triggers.sql (applied after the migrations)
 
     INSERT INTO schema_version (version, description)
     VALUES (2, 'pipeline: source files, rejects, widened text, address source_key, audit attribution');

@@ -180,73 +180,7 @@ BEGIN
         monetary_amt    numeric(12,2)
     );
 
-    -- triggers -----------------------------------------------------------------------------------
-    CREATE OR REPLACE FUNCTION touch_updated_at() RETURNS trigger AS $$
-    BEGIN
-        NEW.updated_at := now();
-        RETURN NEW;
-    END;
-    $$ LANGUAGE plpgsql;
-
-    CREATE OR REPLACE TRIGGER trg_cust_touch_updated
-        BEFORE UPDATE ON customers FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
-    CREATE OR REPLACE TRIGGER trg_addr_touch_updated
-        BEFORE UPDATE ON addresses FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
-
-    CREATE OR REPLACE FUNCTION audit_customers() RETURNS trigger AS $$
-    DECLARE r customers;
-    BEGIN
-        IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-            RETURN NEW;
-        END IF;
-        r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        INSERT INTO customers_audit (customer_id, operation, changed_by, company_name, contact_last_name,
-                                     contact_first_name, phone, phone_valid)
-        VALUES (r.customer_id, left(TG_OP, 1), current_user, r.company_name, r.contact_last_name,
-                r.contact_first_name, r.phone, r.phone_valid);
-        RETURN r;
-    END;
-    $$ LANGUAGE plpgsql;
-
-    CREATE OR REPLACE TRIGGER trg_customers_audit
-        AFTER INSERT OR UPDATE OR DELETE ON customers FOR EACH ROW EXECUTE FUNCTION audit_customers();
-
-    CREATE OR REPLACE FUNCTION audit_addresses() RETURNS trigger AS $$
-    DECLARE r addresses;
-    BEGIN
-        IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-            RETURN NEW;
-        END IF;
-        r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        INSERT INTO addresses_audit (address_id, operation, changed_by, st_addr, sub_addr, city, region,
-                                     postal_code, country_code, score)
-        VALUES (r.address_id, left(TG_OP, 1), current_user, r.st_addr, r.sub_addr, r.city, r.region,
-                r.postal_code, r.country_code, r.score);
-        RETURN r;
-    END;
-    $$ LANGUAGE plpgsql;
-
-    CREATE OR REPLACE TRIGGER trg_addresses_audit
-        AFTER INSERT OR UPDATE OR DELETE ON addresses FOR EACH ROW EXECUTE FUNCTION audit_addresses();
-
-    CREATE OR REPLACE FUNCTION audit_customer_segments() RETURNS trigger AS $$
-    DECLARE r customer_segments;
-    BEGIN
-        IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-            RETURN NEW;
-        END IF;
-        r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        INSERT INTO customer_segments_audit (customer_id, operation, changed_by, segment_id, run_id,
-                                             recency_days, frequency, monetary_amt)
-        VALUES (r.customer_id, left(TG_OP, 1), current_user, r.segment_id, r.run_id, r.recency_days,
-                r.frequency, r.monetary_amt);
-        RETURN r;
-    END;
-    $$ LANGUAGE plpgsql;
-
-    CREATE OR REPLACE TRIGGER trg_customer_segments_audit
-        AFTER INSERT OR UPDATE OR DELETE ON customer_segments
-        FOR EACH ROW EXECUTE FUNCTION audit_customer_segments();
+    -- the touch and audit triggers of these tables and their functions: ../triggers.sql
 
     INSERT INTO schema_version (version, description) VALUES (1, 'original design: 15 tables, triggers');
 END

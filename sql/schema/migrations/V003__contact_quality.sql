@@ -54,47 +54,7 @@ BEGIN
         geocoded_at     timestamptz NOT NULL DEFAULT now()
     );
 
-    CREATE OR REPLACE FUNCTION audit_customers() RETURNS trigger AS $$
-    DECLARE r customers;
-    BEGIN
-        IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-            RETURN NEW;
-        END IF;
-        r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        INSERT INTO customers_audit (customer_id, operation, changed_by, db_role, airflow_dag_id,
-                                     airflow_run_id, airflow_task_id, company_name, contact_last_name,
-                                     contact_first_name, phone, phone_valid, phone_e164,
-                                     phone_invalid_reason)
-        VALUES (r.customer_id, left(TG_OP, 1), audit_actor(), current_user,
-                nullif(current_setting('vehicle_sales.dag_id', true), ''),
-                nullif(current_setting('vehicle_sales.run_id', true), ''),
-                nullif(current_setting('vehicle_sales.task_id', true), ''),
-                r.company_name, r.contact_last_name, r.contact_first_name, r.phone, r.phone_valid,
-                r.phone_e164, r.phone_invalid_reason);
-        RETURN r;
-    END;
-    $$ LANGUAGE plpgsql;
-
-    CREATE OR REPLACE FUNCTION audit_addresses() RETURNS trigger AS $$
-    DECLARE r addresses;
-    BEGIN
-        IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-            RETURN NEW;
-        END IF;
-        r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-        INSERT INTO addresses_audit (address_id, operation, changed_by, db_role, airflow_dag_id,
-                                     airflow_run_id, airflow_task_id, st_addr, sub_addr, city, region,
-                                     postal_code, country_code, score, geocode_status, match_addr,
-                                     longitude, latitude)
-        VALUES (r.address_id, left(TG_OP, 1), audit_actor(), current_user,
-                nullif(current_setting('vehicle_sales.dag_id', true), ''),
-                nullif(current_setting('vehicle_sales.run_id', true), ''),
-                nullif(current_setting('vehicle_sales.task_id', true), ''),
-                r.st_addr, r.sub_addr, r.city, r.region, r.postal_code, r.country_code, r.score,
-                r.geocode_status, r.match_addr, r.longitude, r.latitude);
-        RETURN r;
-    END;
-    $$ LANGUAGE plpgsql;
+    -- the audit functions record the new columns: see ../triggers.sql
 
     INSERT INTO schema_version (version, description)
     VALUES (3, 'contact quality: phone validation columns, geocode state and cache');

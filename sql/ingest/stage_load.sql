@@ -1,14 +1,17 @@
--- Classify the rows staging could not load directly and load the new ones into raw_orders_csv.
+-- stage_raw: classify the rows staging could not load directly and load the new ones into
+-- raw_orders_csv, then restore what stage_begin.sql dropped for a bulk load.
 -- Input: stage_rows (valid rows whose order number was already loaded, or whose key repeats an
--- earlier line of this file), stage_bad (rows that failed validation), and the setting
--- vehicle_sales.file_id. A key (ordernumber, orderlinenumber) seen before with identical values is
--- a duplicate; with different values it is a conflict, rejected with a pointer to the other version.
--- The earliest line of a file wins within the file; what is already loaded wins across files.
--- A row of raw_orders_csv from this very file is an earlier line of it (it was loaded directly).
+-- earlier line of this file) and stage_bad (rows that failed validation). Parameters: %(file_id)s.
+-- Structure: `columns` (the export's columns) and `value_columns` (all but the key), in
+-- raw_orders_csv's names, from vehicle_sales.common.columns.
+-- A key (ordernumber, orderlinenumber) seen before with identical values is a duplicate; with
+-- different values it is a conflict, rejected with a pointer to the other version. The earliest
+-- line of a file wins within the file; what is already loaded wins across files. A row of
+-- raw_orders_csv from this very file is an earlier line of it (it was loaded directly).
+{% import 'common/bulk_foreign_keys.sql' as bulk %}
 
 INSERT INTO raw_orders_rejects (source_file_id, source_line, raw_text, reason, ordernumber, orderlinenumber)
-SELECT current_setting('vehicle_sales.file_id')::bigint, source_line, raw_text, reason, ordernumber,
-       orderlinenumber
+SELECT %(file_id)s, source_line, raw_text, reason, ordernumber, orderlinenumber
 FROM stage_bad;
 
 -- A repeat is compared on its values: everything but the key and where the row came from, as the
@@ -18,19 +21,13 @@ WITH ranked AS (
     SELECT s.*,
            row_number() OVER w AS occurrence,
            first_value(source_line) OVER w AS first_line,
-           ROW(s.quantityordered, s.priceeach, s.sales, s.orderdate, s.status, s.qtr_id, s.month_id, s.year_id,
-               s.productline, s.msrp, s.productcode, s.customername, s.phone, s.addressline1, s.addressline2,
-               s.city, s.state, s.postalcode, s.country, s.territory, s.contactlastname, s.contactfirstname,
-               s.dealsize)::text AS vals
+           ROW({% for c in value_columns %}s.{{ c }}{{ ", " if not loop.last }}{% endfor %})::text AS vals
     FROM stage_rows s
     WINDOW w AS (PARTITION BY ordernumber, orderlinenumber ORDER BY source_line)
 ), existing AS (
     SELECT e.raw_id, e.ordernumber, e.orderlinenumber, e.source_line,
-           e.source_file_id = current_setting('vehicle_sales.file_id')::bigint AS from_this_file,
-           ROW(e.quantityordered, e.priceeach, e.sales, e.orderdate, e.status, e.qtr_id, e.month_id, e.year_id,
-               e.productline, e.msrp, e.productcode, e.customername, e.phone, e.addressline1, e.addressline2,
-               e.city, e.state, e.postalcode, e.country, e.territory, e.contactlastname, e.contactfirstname,
-               e.dealsize)::text AS vals
+           e.source_file_id = %(file_id)s AS from_this_file,
+           ROW({% for c in value_columns %}e.{{ c }}{{ ", " if not loop.last }}{% endfor %})::text AS vals
     FROM raw_orders_csv e
     JOIN (SELECT DISTINCT ordernumber, orderlinenumber FROM stage_rows) k USING (ordernumber, orderlinenumber)
 )
@@ -55,15 +52,8 @@ LEFT JOIN ranked f
 LEFT JOIN existing e
        ON e.ordernumber = r.ordernumber AND e.orderlinenumber = r.orderlinenumber;
 
-INSERT INTO raw_orders_csv (
-    raw_id, source_file_id, source_line, ordernumber, quantityordered, priceeach, orderlinenumber, sales,
-    orderdate, status, qtr_id, month_id, year_id, productline, msrp, productcode, customername, phone,
-    addressline1, addressline2, city, state, postalcode, country, territory, contactlastname,
-    contactfirstname, dealsize)
-SELECT raw_id, current_setting('vehicle_sales.file_id')::bigint, source_line, ordernumber, quantityordered,
-       priceeach, orderlinenumber, sales, orderdate, status, qtr_id, month_id, year_id, productline, msrp,
-       productcode, customername, phone, addressline1, addressline2, city, state, postalcode, country,
-       territory, contactlastname, contactfirstname, dealsize
+INSERT INTO raw_orders_csv (raw_id, source_file_id, source_line, {{ columns | join(", ") }})
+SELECT raw_id, %(file_id)s, source_line, {{ columns | join(", ") }}
 FROM stage_classified
 WHERE verdict = 'new'
 ORDER BY source_line;
@@ -72,13 +62,13 @@ ORDER BY source_line;
 -- within a file, the text of the earlier line
 INSERT INTO raw_orders_rejects (source_file_id, source_line, raw_text, reason, ordernumber,
                                 orderlinenumber, conflicting_raw_id, conflicting_text)
-SELECT current_setting('vehicle_sales.file_id')::bigint, c.source_line, c.raw_text,
+SELECT %(file_id)s, c.source_line, c.raw_text,
        CASE c.verdict
            WHEN 'conflict_loaded' THEN format(
-               'conflicting duplicate: order %s line %s is already loaded (raw_id %s) with different values',
+               'conflicting duplicate: order %%s line %%s is already loaded (raw_id %%s) with different values',
                c.ordernumber, c.orderlinenumber, c.existing_raw_id)
            ELSE format(
-               'conflicting duplicate: order %s line %s appears earlier in this file (line %s) with different values',
+               'conflicting duplicate: order %%s line %%s appears earlier in this file (line %%s) with different values',
                c.ordernumber, c.orderlinenumber, c.earlier_line)
        END,
        c.ordernumber::text, c.orderlinenumber::text,
@@ -89,3 +79,5 @@ LEFT JOIN raw_orders_csv loaded
        ON c.verdict = 'conflict_in_file' AND c.existing_raw_id IS NULL
       AND loaded.ordernumber = c.ordernumber AND loaded.orderlinenumber = c.orderlinenumber
 WHERE c.verdict IN ('conflict_loaded', 'conflict_in_file');
+
+{{ bulk.restore_foreign_keys() }}

@@ -1,0 +1,26 @@
+-- refresh_core, advance the watermark, record the event, and show the counts
+CREATE TEMP TABLE refresh_watermark ON COMMIT DROP AS
+SELECT (SELECT coalesce(max(last_id), 0) FROM etl_watermark WHERE target = 'core_refresh') AS before,
+       (SELECT max(raw_id) FROM delta) AS delta_max,
+       (SELECT count(*) FROM delta) AS delta_rows;
+
+INSERT INTO etl_watermark (target, last_id, updated_at)
+SELECT 'core_refresh', delta_max, now() FROM refresh_watermark WHERE delta_max IS NOT NULL
+ON CONFLICT (target) DO UPDATE SET last_id = EXCLUDED.last_id, updated_at = now();
+
+INSERT INTO pipeline_events (step, details, airflow_dag_id, airflow_run_id, airflow_task_id)
+SELECT 'refresh_core',
+       jsonb_build_object(
+           'delta_rows', w.delta_rows, 'watermark_before', w.before,
+           'watermark_after', coalesce(w.delta_max, w.before),
+           'counts', (SELECT jsonb_object_agg(step, jsonb_build_object('inserted', inserted, 'updated', updated))
+                      FROM refresh_stats)),
+       current_setting('vehicle_sales.dag_id', true), current_setting('vehicle_sales.run_id', true),
+       current_setting('vehicle_sales.task_id', true)
+FROM refresh_watermark w;
+
+-- the task log shows this table (show_return_value_in_logs)
+SELECT s.step, s.inserted, s.updated, w.delta_rows, w.before AS watermark_before,
+       coalesce(w.delta_max, w.before) AS watermark_after
+FROM refresh_stats s CROSS JOIN refresh_watermark w
+ORDER BY array_position(ARRAY['customers', 'addresses', 'products', 'orders', 'order_lines'], s.step);
