@@ -19,13 +19,15 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): requirements.txt requirements-dev.txt constraints.txt pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 or run make PYTHON=/path/to/python3.11"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-dev.txt -c constraints.txt
-	@# the bundle's package lives in include/ (as in Astronomer projects): put it on the venv's path
-	$(BIN)/python -c "import sysconfig,pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'vehicle_sales_rfm.pth').write_text('$(CURDIR)/include\n$(CURDIR)/plugins\n')"
+	@# the bundle itself, editable: include/vehicle_sales on the path and its provider entry point
+	@# (the ArcGIS connection type in the UI); plugins/ on the path as Airflow puts it there
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -c "import sysconfig,pathlib; pathlib.Path(sysconfig.get_paths()['purelib'], 'vehicle_sales_rfm.pth').write_text('$(CURDIR)/plugins\n')"
 	@touch $(STAMP)
 
 demo: install

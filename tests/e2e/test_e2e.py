@@ -273,6 +273,31 @@ def geocoding_check(api: Api, warehouse: str, fake: FakeArcGIS, runs: list[dict]
     assert not any(s in standalone_log.read_text(errors="replace") for s in secrets)
 
 
+def connection_form_check(driver, wait, base: str) -> None:
+    """Admin -> Connections -> Add offers the bundle's "ArcGIS Geocoding" type (registered by its
+    provider entry point) with the hook's field labels."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver.get(f"{base}/connections")
+    add = wait.until(lambda d: next((b for b in d.find_elements(By.TAG_NAME, "button")
+                                     if "Add Connection" in b.text), None))
+    add.click()
+    box = wait.until(lambda d: next((i for i in d.find_elements(By.CSS_SELECTOR, "input")
+                                     if i.get_attribute("role") == "combobox"), None))
+    box.click()
+    box.send_keys("ArcGIS")
+    option = wait.until(lambda d: next((o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]")
+                                        if o.text.strip() == "ArcGIS Geocoding"), None))
+    assert option is not None
+    box.send_keys(Keys.ENTER)
+    labels = wait.until(lambda d: {lbl.text.strip().rstrip(" *") for lbl in d.find_elements(By.TAG_NAME, "label")}
+                        if "GeocodeServer URL" in d.page_source else None)
+    assert {"GeocodeServer URL", "API key"} <= labels, labels
+    assert "Login" not in labels, labels  # hidden: the key goes in the password
+    driver.save_screenshot(str(ARTIFACTS / "connection_form.png"))
+
+
 def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str) -> None:
     paths = chromium_paths()
     if paths is None:
@@ -325,6 +350,8 @@ def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str)
         wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, '[data-testid="trigger-dag-button"]'))).click()
         wait.until(lambda d: "Number of segments" in d.page_source)
         driver.save_screenshot(str(ARTIFACTS / "trigger_form.png"))
+
+        connection_form_check(driver, wait, base)
     except Exception:
         driver.save_screenshot(str(ARTIFACTS / "failure.png"))
         raise

@@ -403,3 +403,14 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
     assert out.returncode == 0, out.stderr
     resolved = yaml.safe_load(out.stdout)
     assert REQUIRED_SERVICES | {"flower"} <= set(resolved["services"])
+
+
+def test_the_image_installs_the_bundle_so_its_connection_type_is_registered():
+    """Like `make install`, the image installs the distribution that carries the provider entry point."""
+    runs = [args for instr, args in dockerfile_instructions() if instr == "RUN"]
+    copies = [args for instr, args in dockerfile_instructions() if instr == "COPY"]
+    assert any("pyproject.toml" in c for c in copies) and any("include/" in c for c in copies)
+    assert any("--no-deps /opt/airflow/bundle" in r for r in runs), runs
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert 'provider_info = "vehicle_sales.provider:get_provider_info"' in pyproject
+    assert "$(BIN)/python -m pip install -q --no-deps -e ." in (ROOT / "Makefile").read_text(encoding="utf-8")

@@ -32,11 +32,10 @@ from urllib.parse import urlsplit, urlunsplit
 from airflow.sdk import BaseHook
 
 from vehicle_sales.common.errors import PermanentError
-from vehicle_sales.contact.arcgis.payloads import OUT_FIELDS
+from vehicle_sales.contact.arcgis.payloads import DEFAULT_BASE_URL, OUT_FIELDS
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASE_URL = "https://geocode-api.arcgis.com/arcgis/rest/services/World/GeocodeServer"
 AUTH_HEADER = "X-Esri-Authorization"
 AUTH_ERROR_CODES = frozenset({401, 403, 498, 499})
 TRANSIENT_ERROR_CODES = frozenset({429, 500, 502, 503, 504})
@@ -76,11 +75,10 @@ class ArcGISGeocodingHook(BaseHook):
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["login", "extra"],
-            "relabeling": {"host": "GeocodeServer URL", "password": "API key"},
-            "placeholders": {"host": DEFAULT_BASE_URL},
-        }
+        """The connection form's labels, as the provider registers them (vehicle_sales/provider.py)."""
+        from vehicle_sales.provider import ARCGIS_FORM
+
+        return {key.replace("-", "_"): value for key, value in ARCGIS_FORM.items()}
 
     def __init__(
         self,

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+DEFAULT_BASE_URL = "https://geocode-api.arcgis.com/arcgis/rest/services/World/GeocodeServer"
 # the attributes we store (see geocode_cache.attributes); ResultID always comes back in batches
 OUT_FIELDS = ("Match_addr", "Addr_type", "StAddr", "SubAddr", "City", "Region", "RegionAbbr", "Postal",
               "CountryCode", "CntryName", "Score", "Status", "X", "Y")
