@@ -28,8 +28,12 @@ def server_url() -> str:
     url = os.environ.get("TEST_PG_SERVER_URL")
     if url:
         return url
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "provision_db.py"), "--server-only"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "provision_db.py"), "--server-only"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
@@ -40,24 +44,39 @@ def synthetic_addresses(conn, n: int, offset: int = 0) -> None:
         with cur.copy("COPY customers (customer_id, company_name) FROM STDIN") as cp:
             for i in range(offset, offset + n):
                 cp.write_row((i + 1, f"Bench Customer {i}"))
-        with cur.copy("COPY addresses (customer_id, source_key, st_addr, city, region, postal_code, country_code)"
-                      " FROM STDIN") as cp:
+        with cur.copy(
+            "COPY addresses (customer_id, source_key, st_addr, city, region, postal_code, country_code)"
+            " FROM STDIN"
+        ) as cp:
             for i in range(offset, offset + n):
-                st, city, postal = f"{i % 997 + 1} Market Street {i}", f"City {i % 311}", f"{10000 + i % 89999}"
-                cp.write_row((i + 1, f"{st}|{city}|{postal}", st, city, f"R{i % 50}", postal,
-                              countries[i % len(countries)]))
+                st, city, postal = (
+                    f"{i % 997 + 1} Market Street {i}",
+                    f"City {i % 311}",
+                    f"{10000 + i % 89999}",
+                )
+                cp.write_row(
+                    (
+                        i + 1,
+                        f"{st}|{city}|{postal}",
+                        st,
+                        city,
+                        f"R{i % 50}",
+                        postal,
+                        countries[i % len(countries)],
+                    )
+                )
         cur.execute("SELECT setval('customers_customer_id_seq', (SELECT max(customer_id) FROM customers))")
     conn.commit()
 
 
 def one_size(n: int, server: str) -> dict:
     import psycopg
+
+    from devtools.fake_arcgis import FakeArcGIS
     from vehicle_sales.common.schema import apply_schema
     from vehicle_sales.contact.arcgis.hook import ArcGISGeocodingHook
     from vehicle_sales.contact.geocoding import geocode_addresses
     from vehicle_sales.ingest.reference import load_reference_data
-
-    from devtools.fake_arcgis import FakeArcGIS
 
     logging.getLogger("vehicle_sales").setLevel(logging.WARNING)  # stdout is for the JSON
     name = f"vsr_bench_geo_{uuid.uuid4().hex[:8]}"
@@ -66,8 +85,10 @@ def one_size(n: int, server: str) -> dict:
     url = server.rsplit("/", 1)[0] + "/" + name
     out: dict = {"addresses": n}
     try:
-        with FakeArcGIS(api_key="bench-key", max_batch=1000, suggested_batch=150) as fake, \
-                psycopg.connect(url) as conn:
+        with (
+            FakeArcGIS(api_key="bench-key", max_batch=1000, suggested_batch=150) as fake,
+            psycopg.connect(url) as conn,
+        ):
             os.environ["AIRFLOW_CONN_ARCGIS_GEOCODING"] = fake.connection_uri()
             apply_schema(conn)
             load_reference_data(conn)
@@ -80,12 +101,24 @@ def one_size(n: int, server: str) -> dict:
                 counts = geocode_addresses(conn, hook, max_requests=1_000_000)
                 secs = time.perf_counter() - t
                 hook.close()
-                return {f"{label}_seconds": round(secs, 3),
-                        f"{label}_addresses_per_s": round(counts.selected / secs, 1) if counts.selected else None,
-                        f"{label}_requests": fake.count() - before, f"{label}_selected": counts.selected,
-                        f"{label}_from_cache": counts.from_cache, f"{label}_sent": counts.sent,
-                        **({"outcomes": {k: getattr(counts, k) for k in ("matched", "low_score", "unmatched", "failed",
-                                                                "pending")}} if label == "first" else {})}
+                return {
+                    f"{label}_seconds": round(secs, 3),
+                    f"{label}_addresses_per_s": round(counts.selected / secs, 1) if counts.selected else None,
+                    f"{label}_requests": fake.count() - before,
+                    f"{label}_selected": counts.selected,
+                    f"{label}_from_cache": counts.from_cache,
+                    f"{label}_sent": counts.sent,
+                    **(
+                        {
+                            "outcomes": {
+                                k: getattr(counts, k)
+                                for k in ("matched", "low_score", "unmatched", "failed", "pending")
+                            }
+                        }
+                        if label == "first"
+                        else {}
+                    ),
+                }
 
             out.update(timed("first"))
             out["batch_sizes"] = sorted(set(fake.batch_sizes()))
@@ -93,13 +126,19 @@ def one_size(n: int, server: str) -> dict:
             # 10% of the addresses again, for new customers: the cache answers, no request is made
             extra = n // 10
             with conn.cursor() as cur:
-                cur.execute("INSERT INTO customers (customer_id, company_name) SELECT customer_id + %s,"
-                            " company_name || ' (2)' FROM customers WHERE customer_id <= %s", (n, extra))
-                cur.execute("INSERT INTO addresses (customer_id, source_key, st_addr, city, region, postal_code,"
-                            " country_code) SELECT a.customer_id + %s, a.source_key || '#2', o.st_addr, o.city,"
-                            " o.region, o.postal_code, o.country_code FROM addresses a"
-                            " JOIN addresses_audit o ON o.address_id = a.address_id AND o.operation = 'I'"
-                            " WHERE a.customer_id <= %s", (n, extra))
+                cur.execute(
+                    "INSERT INTO customers (customer_id, company_name) SELECT customer_id + %s,"
+                    " company_name || ' (2)' FROM customers WHERE customer_id <= %s",
+                    (n, extra),
+                )
+                cur.execute(
+                    "INSERT INTO addresses (customer_id, source_key, st_addr, city, region, postal_code,"
+                    " country_code) SELECT a.customer_id + %s, a.source_key || '#2', o.st_addr, o.city,"
+                    " o.region, o.postal_code, o.country_code FROM addresses a"
+                    " JOIN addresses_audit o ON o.address_id = a.address_id AND o.operation = 'I'"
+                    " WHERE a.customer_id <= %s",
+                    (n, extra),
+                )
             conn.commit()
             out.update(timed("cache"))
     finally:

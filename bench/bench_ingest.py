@@ -26,12 +26,18 @@ def server_url() -> str:
     url = os.environ.get("TEST_PG_SERVER_URL")
     if url:
         return url
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "provision_db.py"), "--server-only"],
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "provision_db.py"), "--server-only"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return out.stdout.strip().splitlines()[-1]
 
 
-def ensure_file(lines: int, first_order: int = 10100, tag: str = "full", customers: int | None = None) -> Path:
+def ensure_file(
+    lines: int, first_order: int = 10100, tag: str = "full", customers: int | None = None
+) -> Path:
     from devtools.sample_data import write_csv
 
     DATA.mkdir(parents=True, exist_ok=True)
@@ -43,6 +49,7 @@ def ensure_file(lines: int, first_order: int = 10100, tag: str = "full", custome
 
 def one_size(lines: int) -> dict:
     import psycopg
+
     from vehicle_sales.common.schema import apply_schema
     from vehicle_sales.common.sql import render_template
     from vehicle_sales.ingest.download import FetchedFile, count_records, register, sha256_of
@@ -71,14 +78,21 @@ def one_size(lines: int) -> dict:
                 t0 = time.perf_counter()
                 counts = stage_file(conn, path, reg.file_id, codec)
                 t1 = time.perf_counter()
-                conn.execute(render_template("ingest/refresh_core.sql", dag_id="bench", run_id=label,
-                                             task_id="refresh_core"))
+                conn.execute(
+                    render_template(
+                        "ingest/refresh_core.sql", dag_id="bench", run_id=label, task_id="refresh_core"
+                    )
+                )
                 conn.commit()
                 t2 = time.perf_counter()
                 assert counts.balanced() and counts.rejected == 0, counts.summary()
-                result[label] = {"stage_s": round(t1 - t0, 2), "refresh_s": round(t2 - t1, 2),
-                                 "total_s": round(t2 - t0, 2), "rows": counts.loaded,
-                                 "rows_per_s": round(counts.loaded / (t2 - t0))}
+                result[label] = {
+                    "stage_s": round(t1 - t0, 2),
+                    "refresh_s": round(t2 - t1, 2),
+                    "total_s": round(t2 - t0, 2),
+                    "rows": counts.loaded,
+                    "rows_per_s": round(counts.loaded / (t2 - t0)),
+                }
 
             ingest(full, "full")
             ingest(delta, "incremental_1pct")
@@ -101,15 +115,20 @@ def main() -> int:
         return 0
     rows = []
     for size in [int(s) for s in args.sizes.split(",")]:
-        out = subprocess.run([sys.executable, __file__, "--one", str(size)], check=True, capture_output=True,
-                             text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", str(size)], check=True, capture_output=True, text=True
+        )
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    print(f"{'lines':>9} {'stage s':>8} {'refresh s':>10} {'total s':>8} {'rows/s':>9} {'peak MB':>8}"
-          f" {'+1% s':>7} {'+1% share':>10}")
+    print(
+        f"{'lines':>9} {'stage s':>8} {'refresh s':>10} {'total s':>8} {'rows/s':>9} {'peak MB':>8}"
+        f" {'+1% s':>7} {'+1% share':>10}"
+    )
     for r in rows:
         f, d = r["full"], r["incremental_1pct"]
-        print(f"{r['lines']:>9} {f['stage_s']:>8} {f['refresh_s']:>10} {f['total_s']:>8} {f['rows_per_s']:>9}"
-              f" {r['peak_rss_mb']:>8} {d['total_s']:>7} {r['incremental_share']:>10.1%}")
+        print(
+            f"{r['lines']:>9} {f['stage_s']:>8} {f['refresh_s']:>10} {f['total_s']:>8} {f['rows_per_s']:>9}"
+            f" {r['peak_rss_mb']:>8} {d['total_s']:>7} {r['incremental_share']:>10.1%}"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=2))

@@ -49,11 +49,15 @@ def load(conn, customers: list[tuple[str, str, str]]) -> None:
         with cur.copy("COPY bench_src (company, phone, country) FROM STDIN") as cp:
             for row in customers:
                 cp.write_row(row)
-        cur.execute("INSERT INTO customers (company_name, phone) SELECT company, nullif(btrim(phone), '')"
-                    " FROM bench_src")
-        cur.execute("INSERT INTO addresses (customer_id, st_addr, country_code, source_key)"
-                    " SELECT c.customer_id, '1 Main Street', resolve_country(s.country), 'bench'"
-                    " FROM bench_src s JOIN customers c ON c.company_name = s.company")
+        cur.execute(
+            "INSERT INTO customers (company_name, phone) SELECT company, nullif(btrim(phone), '')"
+            " FROM bench_src"
+        )
+        cur.execute(
+            "INSERT INTO addresses (customer_id, st_addr, country_code, source_key)"
+            " SELECT c.customer_id, '1 Main Street', resolve_country(s.country), 'bench'"
+            " FROM bench_src s JOIN customers c ON c.company_name = s.company"
+        )
     conn.commit()
     conn.execute("ANALYZE customers")
     conn.execute("ANALYZE addresses")
@@ -62,6 +66,7 @@ def load(conn, customers: list[tuple[str, str, str]]) -> None:
 
 def one_size(server: str, n: int, batch_size: int) -> dict:
     import psycopg
+
     from vehicle_sales.common.db import Actor
     from vehicle_sales.common.schema import apply_schema
     from vehicle_sales.contact.phones import validate_phones
@@ -84,15 +89,22 @@ def one_size(server: str, n: int, batch_size: int) -> dict:
                 t = time.perf_counter()
                 counts = validate_phones(conn, batch_size=batch_size, actor=actor)
                 s = time.perf_counter() - t
-                result[label] = {"seconds": round(s, 3), "validated": counts.validated,
-                                 "rows_per_s": round(counts.validated / s) if counts.validated else None,
-                                 "batches": counts.batches, "valid": counts.valid,
-                                 "invalid": counts.invalid, "by_reason": counts.by_reason}
+                result[label] = {
+                    "seconds": round(s, 3),
+                    "validated": counts.validated,
+                    "rows_per_s": round(counts.validated / s) if counts.validated else None,
+                    "batches": counts.batches,
+                    "valid": counts.valid,
+                    "invalid": counts.invalid,
+                    "by_reason": counts.by_reason,
+                }
 
             timed("full")
             timed("rerun_unchanged")
-            changed = conn.execute("UPDATE customers SET phone = phone || ' x1'"
-                                   " WHERE customer_id % 100 = 0 AND phone IS NOT NULL").rowcount
+            changed = conn.execute(
+                "UPDATE customers SET phone = phone || ' x1'"
+                " WHERE customer_id % 100 = 0 AND phone IS NOT NULL"
+            ).rowcount
             conn.commit()
             timed("incremental_1pct")
             assert result["rerun_unchanged"]["validated"] == 0, result

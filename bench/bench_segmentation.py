@@ -35,13 +35,20 @@ def synthetic_rfm(n: int, seed: int):
     frequency = rng.geometric(0.3, n)
     monetary = (frequency * rng.lognormal(np.log(3500), 0.9, n)).round(2)
     recency = np.floor(rng.uniform(0, 1, n) ** (1 + 0.15 * (frequency - 1)) * 1095).astype(np.int64)
-    return pd.DataFrame({"customer_id": np.arange(1, n + 1), "recency_days": recency,
-                         "frequency": frequency, "monetary": monetary})
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(1, n + 1),
+            "recency_days": recency,
+            "frequency": frequency,
+            "monetary": monetary,
+        }
+    )
 
 
 def child(n: int, seed: int) -> dict:
     sys.path[:0] = [str(ROOT / "include"), str(ROOT)]
     import numpy as np
+
     from vehicle_sales.segments.kmedoids import KMedoidsPAM
     from vehicle_sales.segments.metrics import clustering_metrics
     from vehicle_sales.segments.naming import name_segments
@@ -64,13 +71,22 @@ def child(n: int, seed: int) -> dict:
     assert (labels == model.labels_).all()
     sizes = np.bincount(labels, minlength=3)
     return {
-        "n": n, "method": model.method_used_, "seconds": round(t5 - t0, 3),
-        "preprocess_s": round(t1 - t0, 3), "fit_s": round(t2 - t1, 3), "assign_s": round(t3 - t2, 3),
-        "metrics_s": round(t4 - t3, 3), "naming_s": round(t5 - t4, 3),
+        "n": n,
+        "method": model.method_used_,
+        "seconds": round(t5 - t0, 3),
+        "preprocess_s": round(t1 - t0, 3),
+        "fit_s": round(t2 - t1, 3),
+        "assign_s": round(t3 - t2, 3),
+        "metrics_s": round(t4 - t3, 3),
+        "naming_s": round(t5 - t4, 3),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "data_mb": round(base_mb, 1), "loss": model.inertia_, "loss_per_customer": model.inertia_ / n,
-        "silhouette": metrics["silhouette"], "silhouette_sample": min(n, 10_000),
-        "calinski_harabasz": metrics["calinski_harabasz"], "davies_bouldin": metrics["davies_bouldin"],
+        "data_mb": round(base_mb, 1),
+        "loss": model.inertia_,
+        "loss_per_customer": model.inertia_ / n,
+        "silhouette": metrics["silhouette"],
+        "silhouette_sample": min(n, 10_000),
+        "calinski_harabasz": metrics["calinski_harabasz"],
+        "davies_bouldin": metrics["davies_bouldin"],
         "segments": {name: int(sizes[i]) for i, name in enumerate(names)},
     }
 
@@ -109,12 +125,17 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
     rows, missed = [], []
-    header = (f"{'n':>9} {'method':>9} {'seconds':>8} {'fit s':>7} {'assign s':>8} {'metrics s':>9} "
-              f"{'peak MB':>8} {'loss':>12} {'loss/n':>7} {'silhouette':>10}  segments")
+    header = (
+        f"{'n':>9} {'method':>9} {'seconds':>8} {'fit s':>7} {'assign s':>8} {'metrics s':>9} "
+        f"{'peak MB':>8} {'loss':>12} {'loss/n':>7} {'silhouette':>10}  segments"
+    )
     print(header, flush=True)
     for n in sizes:
-        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(n),
-                               "--seed", str(args.seed)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, str(Path(__file__).resolve()), "--child", str(n), "--seed", str(args.seed)],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode:
             sys.stderr.write(proc.stderr)
             missed.append(f"n={n}: child failed (rc {proc.returncode})")
@@ -124,20 +145,38 @@ def main(argv: list[str] | None = None) -> int:
         missed += check(row)
         sil = "-" if row["silhouette"] is None else f"{row['silhouette']:.3f}"
         segs = ", ".join(f"{k} {v}" for k, v in row["segments"].items())
-        print(f"{n:>9} {row['method']:>9} {row['seconds']:>8.2f} {row['fit_s']:>7.2f} {row['assign_s']:>8.2f} "
-              f"{row['metrics_s']:>9.2f} {row['peak_mb']:>8.0f} {row['loss']:>12.1f} "
-              f"{row['loss_per_customer']:>7.4f} {sil:>10}  {segs}", flush=True)
+        print(
+            f"{n:>9} {row['method']:>9} {row['seconds']:>8.2f} {row['fit_s']:>7.2f} {row['assign_s']:>8.2f} "
+            f"{row['metrics_s']:>9.2f} {row['peak_mb']:>8.0f} {row['loss']:>12.1f} "
+            f"{row['loss_per_customer']:>7.4f} {sil:>10}  {segs}",
+            flush=True,
+        )
     for m in missed:
         print(f"TARGET MISSED: {m}")
     if not missed:
-        print("targets met: " + "; ".join(
-            f"n={n}: " + ", ".join(f"{k} < {v:g}" for k, v in t.items()) for n, t in TARGETS.items()
-            if n in sizes) or "targets met")
+        print(
+            "targets met: "
+            + "; ".join(
+                f"n={n}: " + ", ".join(f"{k} < {v:g}" for k, v in t.items())
+                for n, t in TARGETS.items()
+                if n in sizes
+            )
+            or "targets met"
+        )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"benchmark": "segmentation", "environment": versions(),
-                                         "targets": {str(k): v for k, v in TARGETS.items()},
-                                         "results": rows, "missed": missed}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "benchmark": "segmentation",
+                    "environment": versions(),
+                    "targets": {str(k): v for k, v in TARGETS.items()},
+                    "results": rows,
+                    "missed": missed,
+                },
+                indent=2,
+            )
+        )
         print(f"results written to {args.json}")
     return 1 if missed else 0
 

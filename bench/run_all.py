@@ -16,7 +16,9 @@ def main() -> int:
     for name in BENCHES:
         script = HERE / name
         print(f"\n=== {name} ===", flush=True)
-        rc = subprocess.call([sys.executable, str(script), "--json", str(HERE / "results" / f"{script.stem}.json")])
+        rc = subprocess.call(
+            [sys.executable, str(script), "--json", str(HERE / "results" / f"{script.stem}.json")]
+        )
         if rc:
             failed.append(name)
     if failed:

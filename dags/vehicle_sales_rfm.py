@@ -44,6 +44,7 @@ from datetime import timedelta
 import pendulum
 from airflow.providers.common.sql.operators.sql import SQLExecuteQueryOperator
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+
 from vehicle_sales import tasks as steps
 
 SALES_DB = "sales_db"
@@ -51,8 +52,11 @@ SALES_DB = "sales_db"
 
 def warehouse_table(table: str) -> Asset:
     """Lineage for a table of the warehouse behind connection sales_db (logical host name)."""
-    return Asset(name=f"sales_db.public.{table}", uri=f"postgres://sales-db:5432/warehouse/public/{table}",
-                 group="warehouse")
+    return Asset(
+        name=f"sales_db.public.{table}",
+        uri=f"postgres://sales-db:5432/warehouse/public/{table}",
+        group="warehouse",
+    )
 
 
 RAW_ORDERS = warehouse_table("raw_orders_csv")
@@ -85,7 +89,8 @@ SEGMENT_TABLES = [warehouse_table(t) for t in ("rfm_run", "customer_segments", "
 )
 def vehicle_sales_rfm():
     config = task(task_id="validate_config", task_display_name="Validate configuration")(
-        steps.validate_config)()
+        steps.validate_config
+    )()
 
     create_schema = SQLExecuteQueryOperator(
         task_id="create_schema",
@@ -98,10 +103,12 @@ def vehicle_sales_rfm():
     )
 
     fetched = task(task_id="download_raw", task_display_name="Download export")(steps.download_raw)()
-    staged = task(task_id="stage_raw", task_display_name="Stage rows (COPY + quarantine)",
-                  outlets=[RAW_ORDERS])(steps.stage_raw)(fetched)
+    staged = task(
+        task_id="stage_raw", task_display_name="Stage rows (COPY + quarantine)", outlets=[RAW_ORDERS]
+    )(steps.stage_raw)(fetched)
     reference = task(task_id="load_reference_data", task_display_name="Load ISO country data")(
-        steps.load_reference_data)()
+        steps.load_reference_data
+    )()
 
     refresh_core = SQLExecuteQueryOperator(
         task_id="refresh_core",
@@ -117,17 +124,27 @@ def vehicle_sales_rfm():
         doc_md="Set-based upsert from raw rows past the `core_refresh` watermark; one transaction.",
     )
 
-    phones = task(task_id="validate_phones", task_display_name="Validate phone numbers",
-                  inlets=CORE_TABLES[:2], outlets=CORE_TABLES[:1])(steps.validate_phones)()
+    phones = task(
+        task_id="validate_phones",
+        task_display_name="Validate phone numbers",
+        inlets=CORE_TABLES[:2],
+        outlets=CORE_TABLES[:1],
+    )(steps.validate_phones)()
 
-    geocode = task(task_id="geocode_addresses", task_display_name="Geocode addresses (ArcGIS)",
-                   inlets=CORE_TABLES[1:2], outlets=CORE_TABLES[1:2])(steps.geocode_addresses)()
+    geocode = task(
+        task_id="geocode_addresses",
+        task_display_name="Geocode addresses (ArcGIS)",
+        inlets=CORE_TABLES[1:2],
+        outlets=CORE_TABLES[1:2],
+    )(steps.geocode_addresses)()
 
-    rfm = task(task_id="compute_rfm", task_display_name="Compute RFM as of the run's date",
-               inlets=CORE_TABLES)(steps.compute_rfm)()
+    rfm = task(
+        task_id="compute_rfm", task_display_name="Compute RFM as of the run's date", inlets=CORE_TABLES
+    )(steps.compute_rfm)()
     fitted = task(task_id="fit_segments", task_display_name="Fit K-Medoids segments")(steps.fit_segments)(rfm)
-    loaded = task(task_id="load_segments", task_display_name="Publish segments",
-                  outlets=SEGMENT_TABLES)(steps.load_segments)(fitted)
+    loaded = task(task_id="load_segments", task_display_name="Publish segments", outlets=SEGMENT_TABLES)(
+        steps.load_segments
+    )(fitted)
     task(task_id="report", task_display_name="Segment report")(steps.report)(loaded)
 
     config >> create_schema >> fetched

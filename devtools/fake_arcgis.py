@@ -24,19 +24,28 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 BASE_PATH = "/arcgis/rest/services/World/GeocodeServer"
-ABBREVIATIONS = {"street": "St", "avenue": "Ave", "road": "Rd", "boulevard": "Blvd", "drive": "Dr",
-                 "circle": "Cir", "lane": "Ln", "place": "Pl", "square": "Sq"}
+ABBREVIATIONS = {
+    "street": "St",
+    "avenue": "Ave",
+    "road": "Rd",
+    "boulevard": "Blvd",
+    "drive": "Dr",
+    "circle": "Cir",
+    "lane": "Ln",
+    "place": "Pl",
+    "square": "Sq",
+}
 
 
 @dataclass
 class LoggedRequest:
     method: str
-    path: str                  # path without the base (``""`` for service info)
-    raw_path: str              # the full request target, query string included
+    path: str  # path without the base (``""`` for service info)
+    raw_path: str  # the full request target, query string included
     headers: dict[str, str]
     form: dict[str, str]
     status: int = 0
-    records: int = 0           # geocodeAddresses: records in the batch
+    records: int = 0  # geocodeAddresses: records in the batch
     fault: str | None = None
     at: float = field(default_factory=time.monotonic)
 
@@ -53,16 +62,34 @@ def standardise_street(street: str) -> str:
 def answer(attrs: dict[str, Any]) -> dict[str, Any]:
     """The deterministic geocode of one record's attributes (a location dict without ResultID)."""
     street = str(attrs.get("Address") or "").strip()
-    parts = [str(attrs.get(k) or "").strip().lower() for k in
-             ("Address", "Address2", "City", "Region", "Postal", "CountryCode")]
+    parts = [
+        str(attrs.get(k) or "").strip().lower()
+        for k in ("Address", "Address2", "City", "Region", "Postal", "CountryCode")
+    ]
     h = _stable_hash("|".join(parts))
     bucket = h % 100
     if "nowhere" in street.lower() or (bucket < 6 and "vague" not in street.lower()):
-        return {"address": "", "location": {"x": float("nan"), "y": float("nan")}, "score": 0,
-                "attributes": {"Status": "U", "Score": 0, "Match_addr": "", "StAddr": "", "SubAddr": "",
-                               "City": "", "Region": "", "RegionAbbr": "", "Postal": "", "CountryCode": "",
-                               "Addr_type": ""}}
-    score = 65.0 if "vague" in street.lower() else (60.0 + bucket % 20 if bucket < 18 else 85.0 + (h >> 8) % 16)
+        return {
+            "address": "",
+            "location": {"x": float("nan"), "y": float("nan")},
+            "score": 0,
+            "attributes": {
+                "Status": "U",
+                "Score": 0,
+                "Match_addr": "",
+                "StAddr": "",
+                "SubAddr": "",
+                "City": "",
+                "Region": "",
+                "RegionAbbr": "",
+                "Postal": "",
+                "CountryCode": "",
+                "Addr_type": "",
+            },
+        }
+    score = (
+        65.0 if "vague" in street.lower() else (60.0 + bucket % 20 if bucket < 18 else 85.0 + (h >> 8) % 16)
+    )
     lon = round(-180 + (h >> 16) % 3_600_000 / 10_000, 6)
     lat = round(-80 + (h >> 40) % 1_600_000 / 10_000, 6)
     country = str(attrs.get("CountryCode") or "").upper()
@@ -71,19 +98,41 @@ def answer(attrs: dict[str, Any]) -> dict[str, Any]:
     city = str(attrs.get("City") or "").title()
     postal = str(attrs.get("Postal") or "").replace(" ", "").upper()
     match = ", ".join(p for p in (st, city, region, postal, country) if p)
-    return {"address": match, "location": {"x": lon, "y": lat}, "score": score,
-            "attributes": {"Status": "M", "Score": score, "Match_addr": match, "Addr_type": "PointAddress",
-                           "StAddr": st, "SubAddr": str(attrs.get("Address2") or ""), "City": city,
-                           "Region": region, "RegionAbbr": region[:3].upper() if region else "",
-                           "Postal": postal, "CountryCode": country, "CntryName": country,
-                           "X": lon, "Y": lat}}
+    return {
+        "address": match,
+        "location": {"x": lon, "y": lat},
+        "score": score,
+        "attributes": {
+            "Status": "M",
+            "Score": score,
+            "Match_addr": match,
+            "Addr_type": "PointAddress",
+            "StAddr": st,
+            "SubAddr": str(attrs.get("Address2") or ""),
+            "City": city,
+            "Region": region,
+            "RegionAbbr": region[:3].upper() if region else "",
+            "Postal": postal,
+            "CountryCode": country,
+            "CntryName": country,
+            "X": lon,
+            "Y": lat,
+        },
+    }
 
 
 class FakeArcGIS:
     """A threaded HTTP server on 127.0.0.1 (free port) with a fault queue and a request log."""
 
-    def __init__(self, api_key: str = "test-key-123", *, max_batch: int | None = 10, suggested_batch: int | None = 5,
-                 batch_supported: bool = True, require_auth_for_info: bool = False) -> None:
+    def __init__(
+        self,
+        api_key: str = "test-key-123",
+        *,
+        max_batch: int | None = 10,
+        suggested_batch: int | None = 5,
+        batch_supported: bool = True,
+        require_auth_for_info: bool = False,
+    ) -> None:
         self.api_key = api_key
         self.max_batch = max_batch
         self.suggested_batch = suggested_batch
@@ -91,7 +140,7 @@ class FakeArcGIS:
         self.require_auth_for_info = require_auth_for_info
         self.requests: list[LoggedRequest] = []
         self.faults: deque[dict[str, Any]] = deque()
-        self.geocoded_texts: list[str] = []     # every record text the service answered (billing)
+        self.geocoded_texts: list[str] = []  # every record text the service answered (billing)
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -173,8 +222,11 @@ class FakeArcGIS:
         return sum(1 for r in self.requests if path is None or r.path == path)
 
     def batch_sizes(self) -> list[int]:
-        return [r.records for r in self.requests if r.path == "geocodeAddresses" and r.status == 200
-                and r.fault is None]
+        return [
+            r.records
+            for r in self.requests
+            if r.path == "geocodeAddresses" and r.status == 200 and r.fault is None
+        ]
 
     # -- serving --------------------------------------------------------------------------------------
     def _take_fault(self, path: str) -> dict[str, Any] | None:
@@ -195,7 +247,7 @@ class FakeArcGIS:
         path = split.path
         if not path.startswith(BASE_PATH):
             return self._send(h, 404, {"error": {"code": 404, "message": "Not found"}})
-        path = path[len(BASE_PATH):].strip("/")
+        path = path[len(BASE_PATH) :].strip("/")
         entry = LoggedRequest(method, path, h.path, {k: v for k, v in h.headers.items()}, form)
         with self._lock:
             self.requests.append(entry)
@@ -205,20 +257,33 @@ class FakeArcGIS:
             kind = fault["kind"]
             if kind == "http":
                 entry.status = fault.get("status", 500)
-                return self._send(h, entry.status, fault.get("body", {"message": "injected"}),
-                                  fault.get("headers"))
+                return self._send(
+                    h, entry.status, fault.get("body", {"message": "injected"}), fault.get("headers")
+                )
             if kind == "retry_after":
                 entry.status = 429
-                return self._send(h, 429, {"message": "Too Many Requests"},
-                                  {"Retry-After": str(fault.get("seconds", 1))})
+                return self._send(
+                    h, 429, {"message": "Too Many Requests"}, {"Retry-After": str(fault.get("seconds", 1))}
+                )
             if kind == "error":
                 entry.status = 200
                 code = fault.get("code", 500)
-                return self._send(h, 200, {"error": {"code": code, "message": fault.get("message", f"Error {code}"),
-                                                     "details": []}})
+                return self._send(
+                    h,
+                    200,
+                    {
+                        "error": {
+                            "code": code,
+                            "message": fault.get("message", f"Error {code}"),
+                            "details": [],
+                        }
+                    },
+                )
             if kind == "malformed":
                 entry.status = 200
-                return self._send_raw(h, 200, fault.get("body", b"<html>Bad gateway</html>"), "application/json")
+                return self._send_raw(
+                    h, 200, fault.get("body", b"<html>Bad gateway</html>"), "application/json"
+                )
             if kind == "drop":
                 h.close_connection = True
                 try:
@@ -241,9 +306,14 @@ class FakeArcGIS:
         if path == "":
             return self._send(h, 200, self._info())
         if path == "findAddressCandidates":
-            attrs = {"Address": params.get("address"), "Address2": params.get("address2"),
-                     "City": params.get("city"), "Region": params.get("region"), "Postal": params.get("postal"),
-                     "CountryCode": params.get("countryCode")}
+            attrs = {
+                "Address": params.get("address"),
+                "Address2": params.get("address2"),
+                "City": params.get("city"),
+                "Region": params.get("region"),
+                "Postal": params.get("postal"),
+                "CountryCode": params.get("countryCode"),
+            }
             loc = answer(attrs)
             with self._lock:
                 self.geocoded_texts.append(_text(attrs))
@@ -251,13 +321,23 @@ class FakeArcGIS:
             return self._send(h, 200, {"spatialReference": {"wkid": 4326}, "candidates": cands})
         if path == "geocodeAddresses":
             if method != "POST" or not self.batch_supported:
-                return self._send(h, 200, {"error": {"code": 400, "message": "Unable to complete operation.",
-                                                     "details": ["batch geocoding is not supported"]}})
+                return self._send(
+                    h,
+                    200,
+                    {
+                        "error": {
+                            "code": 400,
+                            "message": "Unable to complete operation.",
+                            "details": ["batch geocoding is not supported"],
+                        }
+                    },
+                )
             try:
                 records = json.loads(params.get("addresses") or "")["records"]
             except (ValueError, KeyError, TypeError):
-                return self._send(h, 200, {"error": {"code": 400, "message": "Invalid addresses",
-                                                     "details": []}})
+                return self._send(
+                    h, 200, {"error": {"code": 400, "message": "Invalid addresses", "details": []}}
+                )
             entry.records = len(records)
             records = records[: self.max_batch] if self.max_batch else records
             locations = []
@@ -272,8 +352,9 @@ class FakeArcGIS:
                 drop = fault.get("drop", 1)
                 locations = locations[:-drop] if drop else locations
             locations.reverse()  # results are matched by ResultID, never by position
-            return self._send(h, 200, {"spatialReference": {"wkid": 4326, "latestWkid": 4326},
-                                       "locations": locations})
+            return self._send(
+                h, 200, {"spatialReference": {"wkid": 4326, "latestWkid": 4326}, "locations": locations}
+            )
         return self._send(h, 200, {"error": {"code": 400, "message": "Unknown operation", "details": []}})
 
     def _info(self) -> dict[str, Any]:
@@ -282,20 +363,35 @@ class FakeArcGIS:
             props["MaxBatchSize"] = self.max_batch
             if self.suggested_batch:
                 props["SuggestedBatchSize"] = self.suggested_batch
-        return {"currentVersion": 11.3, "serviceDescription": "Fake World Geocoding Service",
-                "addressFields": [{"name": n, "type": "esriFieldTypeString"} for n in
-                                  ("Address", "Address2", "City", "Region", "Postal", "CountryCode")],
-                "candidateFields": [{"name": n} for n in ("Match_addr", "Score", "Status", "StAddr")],
-                "spatialReference": {"wkid": 4326}, "locatorProperties": props,
-                "capabilities": "Geocode,ReverseGeocode,Suggest"}
+        return {
+            "currentVersion": 11.3,
+            "serviceDescription": "Fake World Geocoding Service",
+            "addressFields": [
+                {"name": n, "type": "esriFieldTypeString"}
+                for n in ("Address", "Address2", "City", "Region", "Postal", "CountryCode")
+            ],
+            "candidateFields": [{"name": n} for n in ("Match_addr", "Score", "Status", "StAddr")],
+            "spatialReference": {"wkid": 4326},
+            "locatorProperties": props,
+            "capabilities": "Geocode,ReverseGeocode,Suggest",
+        }
 
     @staticmethod
-    def _send(h: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        FakeArcGIS._send_raw(h, status, json.dumps(payload).encode(), "application/json;charset=UTF-8", headers)
+    def _send(
+        h: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None
+    ) -> None:
+        FakeArcGIS._send_raw(
+            h, status, json.dumps(payload).encode(), "application/json;charset=UTF-8", headers
+        )
 
     @staticmethod
-    def _send_raw(h: BaseHTTPRequestHandler, status: int, body: bytes | str, ctype: str,
-                  headers: dict[str, str] | None = None) -> None:
+    def _send_raw(
+        h: BaseHTTPRequestHandler,
+        status: int,
+        body: bytes | str,
+        ctype: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         data = body.encode() if isinstance(body, str) else body
         try:
             h.send_response(status)
@@ -310,5 +406,6 @@ class FakeArcGIS:
 
 
 def _text(attrs: dict[str, Any]) -> str:
-    return "|".join(str(attrs.get(k) or "") for k in ("Address", "Address2", "City", "Region", "Postal",
-                                                      "CountryCode"))
+    return "|".join(
+        str(attrs.get(k) or "") for k in ("Address", "Address2", "City", "Region", "Postal", "CountryCode")
+    )

@@ -21,25 +21,33 @@ from pathlib import Path
 from local_env import AIRFLOW_HOME, BIN, airflow_env, migrate_metadata, warehouse_url
 
 
-def standalone_env(sales_db_url: str, home: Path, port: int, password: str,
-                   extra: dict[str, str] | None = None, metadata_url: str | None = None) -> dict[str, str]:
+def standalone_env(
+    sales_db_url: str,
+    home: Path,
+    port: int,
+    password: str,
+    extra: dict[str, str] | None = None,
+    metadata_url: str | None = None,
+) -> dict[str, str]:
     """The environment of ``airflow standalone``. Its metadata database: ``metadata_url`` (a
     SQLAlchemy URL, e.g. ``postgresql+psycopg2://…``) or SQLite in ``home``, whose writers (the
     scheduler, the DAG processor, the API server and LocalExecutor's tasks) wait up to 30 s for
     each other instead of SQLite's default 5 s."""
     env = airflow_env(sales_db_url, extra)
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home}/airflow.db?timeout=30",
-        "AIRFLOW__API__PORT": str(port),
-        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
-        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-        "AIRFLOW_VAR_SALES_DOWNLOAD_DIR": str(home / "downloads"),
-    })
+    env.update(
+        {
+            "AIRFLOW_HOME": str(home),
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url or f"sqlite:///{home}/airflow.db?timeout=30",
+            "AIRFLOW__API__PORT": str(port),
+            "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+            "AIRFLOW_VAR_SALES_DOWNLOAD_DIR": str(home / "downloads"),
+        }
+    )
     home.mkdir(parents=True, exist_ok=True)
     # a known admin password instead of a random one printed once in the middle of the output
     (home / "simple_auth_manager_passwords.json.generated").write_text(json.dumps({"admin": password}))
@@ -49,8 +57,13 @@ def standalone_env(sales_db_url: str, home: Path, port: int, password: str,
 def start(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     """Start ``airflow standalone`` in its own process group (so all its children stop together)."""
     log = open(log_path, "ab")
-    return subprocess.Popen([str(BIN / "airflow"), "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    return subprocess.Popen(
+        [str(BIN / "airflow"), "standalone"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_healthy(port: int, proc: subprocess.Popen, timeout: float = 120) -> float:
@@ -143,7 +156,8 @@ def main() -> int:
     password_file = AIRFLOW_HOME / "admin-password"
     AIRFLOW_HOME.mkdir(exist_ok=True)
     password = os.environ.get("AIRFLOW_ADMIN_PASSWORD") or (
-        password_file.read_text().strip() if password_file.exists() else secrets.token_urlsafe(12))
+        password_file.read_text().strip() if password_file.exists() else secrets.token_urlsafe(12)
+    )
     password_file.write_text(password)
     url = warehouse_url()
     env = standalone_env(url, AIRFLOW_HOME, args.port, password)

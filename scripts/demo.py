@@ -27,8 +27,12 @@ def main() -> int:
     print(f"running: airflow dags test vehicle_sales_rfm {args.date}   (full log: {log_path})")
     start = time.perf_counter()
     with open(log_path, "w") as log:
-        proc = subprocess.run([str(BIN / "airflow"), "dags", "test", "vehicle_sales_rfm", args.date],
-                              env=env, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.run(
+            [str(BIN / "airflow"), "dags", "test", "vehicle_sales_rfm", args.date],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     elapsed = time.perf_counter() - start
     text = log_path.read_text(errors="replace")
     for line in text.splitlines():
@@ -46,21 +50,31 @@ def main() -> int:
 def print_summary(url: str) -> None:
     with psycopg.connect(url) as conn:
         q = lambda sql: conn.execute(sql).fetchone()  # noqa: E731
-        read, loaded, dup, rej = q("SELECT coalesce(sum(rows_read),0), coalesce(sum(rows_loaded),0),"
-                                   " coalesce(sum(rows_duplicate),0), coalesce(sum(rows_rejected),0) FROM source_files")
+        read, loaded, dup, rej = q(
+            "SELECT coalesce(sum(rows_read),0), coalesce(sum(rows_loaded),0),"
+            " coalesce(sum(rows_duplicate),0), coalesce(sum(rows_rejected),0) FROM source_files"
+        )
         print(f"\nrows: read {read} = loaded {loaded} + duplicate {dup} + rejected {rej}")
-        for reason, n in conn.execute("SELECT reason, count(*) FROM raw_orders_rejects GROUP BY 1 ORDER BY 2 DESC LIMIT 5"):
+        for reason, n in conn.execute(
+            "SELECT reason, count(*) FROM raw_orders_rejects GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+        ):
             print(f"  rejected {n:>4}: {reason}")
-        c, a, p, o, ol = q("SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM addresses),"
-                           " (SELECT count(*) FROM products), (SELECT count(*) FROM orders),"
-                           " (SELECT count(*) FROM order_lines)")
+        c, a, p, o, ol = q(
+            "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM addresses),"
+            " (SELECT count(*) FROM products), (SELECT count(*) FROM orders),"
+            " (SELECT count(*) FROM order_lines)"
+        )
         print(f"warehouse: {c} customers, {a} addresses, {p} products, {o} orders, {ol} order lines")
-        phones = q("SELECT count(*) FILTER (WHERE phone_valid), count(*) FILTER (WHERE NOT phone_valid) FROM customers")
+        phones = q(
+            "SELECT count(*) FILTER (WHERE phone_valid), count(*) FILTER (WHERE NOT phone_valid) FROM customers"
+        )
         print(f"phones: {phones[0]} valid, {phones[1]} invalid")
         geo = conn.execute("SELECT geocode_status, count(*) FROM addresses GROUP BY 1 ORDER BY 1").fetchall()
         print("addresses by geocode status: " + ", ".join(f"{s} {n}" for s, n in geo))
-        run = q("SELECT run_id, as_of_date, n_customers, n_clusters, algorithm, silhouette, calinski_harabasz,"
-                " davies_bouldin FROM rfm_run WHERE status = 'loaded' ORDER BY calculated_on DESC LIMIT 1")
+        run = q(
+            "SELECT run_id, as_of_date, n_customers, n_clusters, algorithm, silhouette, calinski_harabasz,"
+            " davies_bouldin FROM rfm_run WHERE status = 'loaded' ORDER BY calculated_on DESC LIMIT 1"
+        )
         if run is None:
             print("segments: none yet")
             return
@@ -72,7 +86,9 @@ def print_summary(url: str) -> None:
             " round(100.0 * sum(h.monetary_amt) / sum(sum(h.monetary_amt)) OVER (), 1),"
             " round(avg(h.recency_days)), round(avg(h.frequency), 1), round(avg(h.monetary_amt))"
             " FROM customer_segment_history h JOIN rfm_segment_def d USING (segment_id)"
-            " WHERE h.run_id = %s GROUP BY d.label, d.value_rank ORDER BY d.value_rank", (rid,)).fetchall()
+            " WHERE h.run_id = %s GROUP BY d.label, d.value_rank ORDER BY d.value_rank",
+            (rid,),
+        ).fetchall()
         print(f"  {'segment':<22}{'customers':>10}{'share':>8}{'revenue':>9}{'R':>7}{'F':>7}{'M':>12}")
         for label, cnt, share, rev, r, f, m in rows:
             print(f"  {label:<22}{cnt:>10}{share:>7}%{rev:>8}%{r:>7}{f:>7}{m:>12,}")

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Write the bundled sample (the default) or a larger export for benchmarks.
 
-    python scripts/generate_sample.py                         # data/sample_sales_data.csv
-    python scripts/generate_sample.py --lines 1000000 --customers 33000 --out /tmp/orders_1m.csv
+python scripts/generate_sample.py                         # data/sample_sales_data.csv
+python scripts/generate_sample.py --lines 1000000 --customers 33000 --out /tmp/orders_1m.csv
 """
 
 from __future__ import annotations

@@ -90,8 +90,20 @@ def start_private_cluster() -> str | None:
         if user:
             shutil.chown(data, user=user)
         _run_as(user, [initdb, "-D", str(data), "-A", "trust", "-U", user or getpass.getuser()])
-    _run_as(user, [pg_ctl, "-D", str(data), "-l", str(data / "server.log"), "-w", "-o",
-                   f"-p {PRIVATE_PORT} -c listen_addresses=127.0.0.1 -k /tmp", "start"])
+    _run_as(
+        user,
+        [
+            pg_ctl,
+            "-D",
+            str(data),
+            "-l",
+            str(data / "server.log"),
+            "-w",
+            "-o",
+            f"-p {PRIVATE_PORT} -c listen_addresses=127.0.0.1 -k /tmp",
+            "start",
+        ],
+    )
     for _ in range(30):
         if _can_connect(url):
             return url

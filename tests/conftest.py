@@ -35,7 +35,9 @@ def _server_url() -> str:
         return url
     out = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "provision_db.py"), "--server-only"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip().splitlines()[-1]
 

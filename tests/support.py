@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+
 from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.sql import render_template
 from vehicle_sales.ingest.download import FetchedFile, count_records, register, sha256_of
@@ -18,12 +19,31 @@ ROOT = Path(__file__).resolve().parents[1]
 
 # --- export files: a known-good row and ways to break it ---------------------------------------
 GOOD = {
-    "ORDERNUMBER": "10100", "QUANTITYORDERED": "30", "PRICEEACH": "95.70", "ORDERLINENUMBER": "1",
-    "SALES": "2871.00", "ORDERDATE": "2/24/2003 0:00", "STATUS": "Shipped", "QTR_ID": "1", "MONTH_ID": "2",
-    "YEAR_ID": "2003", "PRODUCTLINE": "Motorcycles", "MSRP": "95", "PRODUCTCODE": "S10_1678",
-    "CUSTOMERNAME": "Berglunds snabbköp", "PHONE": "0921-12 3555", "ADDRESSLINE1": "Berguvsvägen 8",
-    "ADDRESSLINE2": "", "CITY": "Luleå", "STATE": "", "POSTALCODE": "S-958 22", "COUNTRY": "Sweden",
-    "TERRITORY": "EMEA", "CONTACTLASTNAME": "Berglund", "CONTACTFIRSTNAME": "Christina", "DEALSIZE": "Small",
+    "ORDERNUMBER": "10100",
+    "QUANTITYORDERED": "30",
+    "PRICEEACH": "95.70",
+    "ORDERLINENUMBER": "1",
+    "SALES": "2871.00",
+    "ORDERDATE": "2/24/2003 0:00",
+    "STATUS": "Shipped",
+    "QTR_ID": "1",
+    "MONTH_ID": "2",
+    "YEAR_ID": "2003",
+    "PRODUCTLINE": "Motorcycles",
+    "MSRP": "95",
+    "PRODUCTCODE": "S10_1678",
+    "CUSTOMERNAME": "Berglunds snabbköp",
+    "PHONE": "0921-12 3555",
+    "ADDRESSLINE1": "Berguvsvägen 8",
+    "ADDRESSLINE2": "",
+    "CITY": "Luleå",
+    "STATE": "",
+    "POSTALCODE": "S-958 22",
+    "COUNTRY": "Sweden",
+    "TERRITORY": "EMEA",
+    "CONTACTLASTNAME": "Berglund",
+    "CONTACTFIRSTNAME": "Christina",
+    "DEALSIZE": "Small",
 }
 
 
@@ -33,8 +53,13 @@ def row(**changes: str) -> list[str]:
     return [values[c] for c in COLUMNS]
 
 
-def write_csv(path: Path, rows: list[list[str]], header: list[str] | None = None, encoding: str = "cp1252",
-              lineterminator: str = "\r\n") -> Path:
+def write_csv(
+    path: Path,
+    rows: list[list[str]],
+    header: list[str] | None = None,
+    encoding: str = "cp1252",
+    lineterminator: str = "\r\n",
+) -> Path:
     with open(path, "w", encoding=encoding, newline="") as fh:
         w = csv.writer(fh, lineterminator=lineterminator)
         w.writerow(list(COLUMNS) if header is None else header)
@@ -58,16 +83,26 @@ def ingest(conn: psycopg.Connection, path: Path, codec: str = "cp1252") -> Stage
 
 def refresh_core(conn: psycopg.Connection, run_id: str = "test") -> list[tuple]:
     """The refresh_core task's template, run as that task would (committed); returns its table."""
-    cur = conn.execute(render_template("ingest/refresh_core.sql", dag_id="vehicle_sales_rfm", run_id=run_id,
-                                       task_id="refresh_core"))
+    cur = conn.execute(
+        render_template(
+            "ingest/refresh_core.sql", dag_id="vehicle_sales_rfm", run_id=run_id, task_id="refresh_core"
+        )
+    )
     rows = cur.fetchall()
     conn.commit()
     return rows
 
 
 def table_counts(conn: psycopg.Connection) -> dict[str, int]:
-    tables = ("raw_orders_csv", "raw_orders_rejects", "customers", "addresses", "products", "orders",
-              "order_lines")
+    tables = (
+        "raw_orders_csv",
+        "raw_orders_rejects",
+        "customers",
+        "addresses",
+        "products",
+        "orders",
+        "order_lines",
+    )
     return {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
 
 

@@ -35,9 +35,21 @@ from vehicle_sales.common.errors import PermanentError, SourceNotFoundError
 from vehicle_sales.common.sql import MACROS as SQL_MACROS
 from vehicle_sales.common.sql import SQL_DIR
 
-__all__ = ["SQL_DIR", "SQL_MACROS", "dag_params", "validate_config", "download_raw", "stage_raw",
-           "load_reference_data", "validate_phones", "geocode_addresses", "compute_rfm", "fit_segments",
-           "load_segments", "report"]
+__all__ = [
+    "SQL_DIR",
+    "SQL_MACROS",
+    "dag_params",
+    "validate_config",
+    "download_raw",
+    "stage_raw",
+    "load_reference_data",
+    "validate_phones",
+    "geocode_addresses",
+    "compute_rfm",
+    "fit_segments",
+    "load_segments",
+    "report",
+]
 
 log = logging.getLogger("vehicle_sales")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -112,9 +124,16 @@ def validate_config() -> dict[str, Any]:
     cfg = _config(context)
     spec = parse_source(cfg.sales_source)
     day = as_of_date(context, cfg)
-    summary("validate_config", source=spec.display, encoding=cfg.sales_source_encoding, as_of_date=day,
-            n_clusters=cfg.rfm_n_clusters, metric=cfg.rfm_metric, model_selection=cfg.rfm_model_selection,
-            geocoding=cfg.geocode_enabled)
+    summary(
+        "validate_config",
+        source=spec.display,
+        encoding=cfg.sales_source_encoding,
+        as_of_date=day,
+        n_clusters=cfg.rfm_n_clusters,
+        metric=cfg.rfm_metric,
+        model_selection=cfg.rfm_model_selection,
+        geocoding=cfg.geocode_enabled,
+    )
     return {"source_kind": spec.kind, "as_of_date": day.isoformat()}
 
 
@@ -131,12 +150,31 @@ def download_raw() -> dict[str, Any]:
     with _connect(context) as conn:
         reg = download.register(conn, fetched, rows, context["dag_run"].run_id)
     if reg.already_staged:
-        log.info("file %s (sha256 %s) was already ingested as file_id %s at %s: nothing new to stage",
-                 spec.display, fetched.sha256[:12], reg.file_id, reg.staged_at)
-    summary("download_raw", source=spec.display, kind=spec.kind, sha256=fetched.sha256,
-            size_bytes=fetched.size_bytes, rows=rows, file_id=reg.file_id, already_ingested=reg.already_staged)
-    return {"file_id": reg.file_id, "path": str(fetched.path), "sha256": fetched.sha256,
-            "row_count": rows, "already_staged": reg.already_staged, "source": spec.display}
+        log.info(
+            "file %s (sha256 %s) was already ingested as file_id %s at %s: nothing new to stage",
+            spec.display,
+            fetched.sha256[:12],
+            reg.file_id,
+            reg.staged_at,
+        )
+    summary(
+        "download_raw",
+        source=spec.display,
+        kind=spec.kind,
+        sha256=fetched.sha256,
+        size_bytes=fetched.size_bytes,
+        rows=rows,
+        file_id=reg.file_id,
+        already_ingested=reg.already_staged,
+    )
+    return {
+        "file_id": reg.file_id,
+        "path": str(fetched.path),
+        "sha256": fetched.sha256,
+        "row_count": rows,
+        "already_staged": reg.already_staged,
+        "source": spec.display,
+    }
 
 
 @fail_fast
@@ -148,23 +186,43 @@ def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
     cfg = _config(context)
     file_id = fetched["file_id"]
     if fetched["already_staged"]:
-        summary("stage_raw", file_id=file_id, skipped="file already ingested", read=0, loaded=0, duplicate=0,
-                rejected=0)
+        summary(
+            "stage_raw",
+            file_id=file_id,
+            skipped="file already ingested",
+            read=0,
+            loaded=0,
+            duplicate=0,
+            rejected=0,
+        )
         return {"file_id": file_id, "read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
     path = Path(fetched["path"])
     if not path.is_file() or download.sha256_of(path)[0] != fetched["sha256"]:
-        raise SourceNotFoundError(f"downloaded file {path} is missing or changed since download_raw: "
-                                  "clear download_raw to fetch it again")
+        raise SourceNotFoundError(
+            f"downloaded file {path} is missing or changed since download_raw: "
+            "clear download_raw to fetch it again"
+        )
     choice = encoding.choose_encoding(path, cfg.sales_source_encoding)
     log.info("encoding of %s: %s", fetched["source"], choice)
     with _connect(context) as conn:
         counts = staging.stage_file(conn, path, file_id, choice.codec)
     if counts.reasons:
         log.info("rejects by reason: %s", dict(counts.reasons.most_common()))
-    summary("stage_raw", file_id=file_id, encoding=choice.codec, blank_lines=counts.blank_lines,
-            counts=counts.summary())
-    return {"file_id": file_id, "encoding": choice.codec, "read": counts.read, "loaded": counts.loaded,
-            "duplicate": counts.duplicate, "rejected": counts.rejected}
+    summary(
+        "stage_raw",
+        file_id=file_id,
+        encoding=choice.codec,
+        blank_lines=counts.blank_lines,
+        counts=counts.summary(),
+    )
+    return {
+        "file_id": file_id,
+        "encoding": choice.codec,
+        "read": counts.read,
+        "loaded": counts.loaded,
+        "duplicate": counts.duplicate,
+        "rejected": counts.rejected,
+    }
 
 
 def load_reference_data() -> dict[str, int]:
@@ -188,8 +246,12 @@ def validate_phones() -> dict[str, Any]:
     with connect(actor=actor) as conn:
         counts = phones.validate_phones(conn, actor=actor)
     summary("validate_phones", counts.summary())
-    return {"candidates": counts.candidates, "validated": counts.validated, "valid": counts.valid,
-            "invalid": counts.invalid}
+    return {
+        "candidates": counts.candidates,
+        "validated": counts.validated,
+        "valid": counts.valid,
+        "invalid": counts.invalid,
+    }
 
 
 @fail_fast
@@ -205,23 +267,39 @@ def geocode_addresses() -> dict[str, Any]:
     context = _context()
     cfg = _config(context)
     if not cfg.geocode_enabled:
-        _skip("geocode_addresses", "geocoding is turned off (Param geocoding / Variable geocode_enabled); "
-                                   "addresses stay pending")
+        _skip(
+            "geocode_addresses",
+            "geocoding is turned off (Param geocoding / Variable geocode_enabled); addresses stay pending",
+        )
     try:
         BaseHook.get_connection(GEOCODING_CONN_ID)
     except AirflowNotFoundException:
-        _skip("geocode_addresses", f"no Airflow connection '{GEOCODING_CONN_ID}': addresses stay pending. Add it "
-                                   "(host = the GeocodeServer URL, password = the ArcGIS API key) to geocode them")
-    hook = ArcGISGeocodingHook(arcgis_conn_id=GEOCODING_CONN_ID, requests_per_second=cfg.geocode_requests_per_second)
+        _skip(
+            "geocode_addresses",
+            f"no Airflow connection '{GEOCODING_CONN_ID}': addresses stay pending. Add it "
+            "(host = the GeocodeServer URL, password = the ArcGIS API key) to geocode them",
+        )
+    hook = ArcGISGeocodingHook(
+        arcgis_conn_id=GEOCODING_CONN_ID, requests_per_second=cfg.geocode_requests_per_second
+    )
     actor = Actor.from_context(context)
     try:
         with connect(actor=actor) as conn:
-            counts = geocoding.geocode_addresses(conn, hook, min_score=cfg.geocode_min_score,
-                                                 max_requests=cfg.geocode_max_requests, actor=actor)
+            counts = geocoding.geocode_addresses(
+                conn,
+                hook,
+                min_score=cfg.geocode_min_score,
+                max_requests=cfg.geocode_max_requests,
+                actor=actor,
+            )
     finally:
         hook.close()
-    summary("geocode_addresses", counts.summary(), min_score=cfg.geocode_min_score,
-            max_requests=cfg.geocode_max_requests)
+    summary(
+        "geocode_addresses",
+        counts.summary(),
+        min_score=cfg.geocode_min_score,
+        max_requests=cfg.geocode_max_requests,
+    )
     return counts.as_dict()
 
 
@@ -232,8 +310,9 @@ def compute_rfm() -> dict[str, Any]:
 
     context = _context()
     cfg = _config(context)
-    settings = rfm.RfmSettings(as_of_date(context, cfg), cfg.rfm_order_statuses, cfg.rfm_lookback_days,
-                               cfg.rfm_recency_reference)
+    settings = rfm.RfmSettings(
+        as_of_date(context, cfg), cfg.rfm_order_statuses, cfg.rfm_lookback_days, cfg.rfm_recency_reference
+    )
     with _connect(context) as conn:
         run_id = rfm.start_run(conn, settings, context["dag"].dag_id, context["dag_run"].run_id)
         n = rfm.compute_snapshot(conn, run_id, settings)
@@ -241,9 +320,16 @@ def compute_rfm() -> dict[str, Any]:
         if reason:
             rfm.mark_run(conn, run_id, "skipped", {"reason": reason})
         conn.commit()
-    summary("compute_rfm", rfm_run_id=run_id, as_of_date=settings.as_of, customers=n,
-            statuses="|".join(settings.statuses), lookback_days=settings.lookback_days,
-            recency_reference=settings.recency_reference, skipped=reason or "no")
+    summary(
+        "compute_rfm",
+        rfm_run_id=run_id,
+        as_of_date=settings.as_of,
+        customers=n,
+        statuses="|".join(settings.statuses),
+        lookback_days=settings.lookback_days,
+        recency_reference=settings.recency_reference,
+        skipped=reason or "no",
+    )
     if reason:
         from airflow.sdk.exceptions import AirflowSkipException
 
@@ -261,32 +347,59 @@ def fit_segments(computed: dict[str, Any]) -> dict[str, Any]:
     run_id = computed["rfm_run_id"]
     with _connect(context) as conn:
         snapshot = rfm.load_snapshot(conn, run_id)
-    choice = fit.choose_model_for(snapshot, cfg.rfm_n_clusters, cfg.rfm_metric, cfg.rfm_model_selection,
-                                  cfg.rfm_random_state)
+    choice = fit.choose_model_for(
+        snapshot, cfg.rfm_n_clusters, cfg.rfm_metric, cfg.rfm_model_selection, cfg.rfm_random_state
+    )
     if choice.table is not None:
-        log.info("model selection over %d combinations (on %d customers), chosen: k=%d metric=%s init=%s\n%s",
-                 len(choice.table), choice.sample_size, choice.n_clusters, choice.metric, choice.init,
-                 choice.table.to_string(index=False))
+        log.info(
+            "model selection over %d combinations (on %d customers), chosen: k=%d metric=%s init=%s\n%s",
+            len(choice.table),
+            choice.sample_size,
+            choice.n_clusters,
+            choice.metric,
+            choice.init,
+            choice.table.to_string(index=False),
+        )
     if len(snapshot) < choice.n_clusters:
         with _connect(context) as conn:
-            rfm.mark_run(conn, run_id, "skipped",
-                         {"reason": f"{len(snapshot)} customers < {choice.n_clusters} segments"})
+            rfm.mark_run(
+                conn,
+                run_id,
+                "skipped",
+                {"reason": f"{len(snapshot)} customers < {choice.n_clusters} segments"},
+            )
             conn.commit()
         from airflow.sdk.exceptions import AirflowSkipException
 
-        raise AirflowSkipException(f"only {len(snapshot)} customers with qualifying orders: fewer than the "
-                                   f"{choice.n_clusters} segments asked for (Param n_clusters / Variable "
-                                   "rfm_n_clusters)")
-    result = fit.fit_segments(snapshot, n_clusters=choice.n_clusters, metric=choice.metric,
-                              random_state=cfg.rfm_random_state, init=choice.init)
+        raise AirflowSkipException(
+            f"only {len(snapshot)} customers with qualifying orders: fewer than the "
+            f"{choice.n_clusters} segments asked for (Param n_clusters / Variable "
+            "rfm_n_clusters)"
+        )
+    result = fit.fit_segments(
+        snapshot,
+        n_clusters=choice.n_clusters,
+        metric=choice.metric,
+        random_state=cfg.rfm_random_state,
+        init=choice.init,
+    )
     payload = publish.fit_payload(result, choice.selection_rows)
     with _connect(context) as conn:
         publish.save_fit(conn, run_id, snapshot["customer_id"], result, payload)
-    summary("fit_segments", rfm_run_id=run_id, customers=len(snapshot), k=choice.n_clusters, metric=choice.metric,
-            algorithm=result.algorithm, silhouette=_num(result.silhouette, 3),
-            calinski_harabasz=_num(result.calinski_harabasz, 1), davies_bouldin=_num(result.davies_bouldin, 3),
-            loss=_num(result.loss, 3), fit_seconds=_num(result.fit_seconds, 2),
-            segments="|".join(s["label"] for s in payload["segments"]))
+    summary(
+        "fit_segments",
+        rfm_run_id=run_id,
+        customers=len(snapshot),
+        k=choice.n_clusters,
+        metric=choice.metric,
+        algorithm=result.algorithm,
+        silhouette=_num(result.silhouette, 3),
+        calinski_harabasz=_num(result.calinski_harabasz, 1),
+        davies_bouldin=_num(result.davies_bouldin, 3),
+        loss=_num(result.loss, 3),
+        fit_seconds=_num(result.fit_seconds, 2),
+        segments="|".join(s["label"] for s in payload["segments"]),
+    )
     return {"rfm_run_id": run_id, "n_clusters": choice.n_clusters}
 
 
@@ -311,6 +424,12 @@ def report(loaded: dict[str, Any]) -> str:
     with _connect(context) as conn:
         rep = reporting.write_report(conn, loaded["rfm_run_id"], cfg.reports_dir, context["dag_run"].run_id)
     log.info("segments of rfm_run %s:\n%s", loaded["rfm_run_id"], rep.table_text)
-    summary("report", rfm_run_id=loaded["rfm_run_id"], folder=rep.folder, markdown=rep.markdown.name,
-            html=rep.html.name, charts=",".join(p.name for p in rep.charts))
+    summary(
+        "report",
+        rfm_run_id=loaded["rfm_run_id"],
+        folder=rep.folder,
+        markdown=rep.markdown.name,
+        html=rep.html.name,
+        charts=",".join(p.name for p in rep.charts),
+    )
     return str(rep.folder)

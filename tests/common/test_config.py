@@ -7,14 +7,28 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from vehicle_sales.common.config import SETTINGS, PipelineConfig, dag_params, load_config, settings_markdown
 from vehicle_sales.common.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC_VARIABLES = {"sales_source", "sales_source_encoding", "sales_download_dir", "rfm_order_statuses",
-                    "rfm_lookback_days", "rfm_recency_reference", "rfm_n_clusters", "rfm_metric",
-                    "rfm_model_selection", "rfm_random_state", "rfm_reports_dir", "geocode_enabled",
-                    "geocode_min_score", "geocode_max_requests", "geocode_requests_per_second"}
+PUBLIC_VARIABLES = {
+    "sales_source",
+    "sales_source_encoding",
+    "sales_download_dir",
+    "rfm_order_statuses",
+    "rfm_lookback_days",
+    "rfm_recency_reference",
+    "rfm_n_clusters",
+    "rfm_metric",
+    "rfm_model_selection",
+    "rfm_random_state",
+    "rfm_reports_dir",
+    "geocode_enabled",
+    "geocode_min_score",
+    "geocode_max_requests",
+    "geocode_requests_per_second",
+}
 PUBLIC_PARAMS = {"source", "as_of_date", "n_clusters", "model_selection", "geocoding"}
 
 
@@ -43,15 +57,22 @@ def test_a_param_wins_over_its_variable_which_wins_over_the_default():
     assert load_config({"n_clusters": None, "source": ""}, get).rfm_n_clusters == 5  # empty = the Variable
 
 
-@pytest.mark.parametrize(("params", "vars_", "message"), [
-    ({}, {"rfm_metric": "chebyshev"}, "rfm_metric must be one of euclidean, manhattan, cosine, got 'chebyshev'"),
-    ({"n_clusters": 13}, {}, "n_clusters / rfm_n_clusters must be between 2 and 12, got 13"),
-    ({}, {"rfm_lookback_days": "a week"}, "rfm_lookback_days must be a whole number, got 'a week'"),
-    ({}, {"geocode_enabled": "maybe"}, "geocoding / geocode_enabled must be true or false, got 'maybe'"),
-    ({}, {"rfm_order_statuses": "Shipped,Lost"}, "rfm_order_statuses must be a comma list of"),
-    ({"as_of_date": "30/06/2004"}, {}, "as_of_date must be a date YYYY-MM-DD, got '30/06/2004'"),
-    ({}, {"geocode_min_score": "101"}, "geocode_min_score must be between 0 and 100, got 101.0"),
-])
+@pytest.mark.parametrize(
+    ("params", "vars_", "message"),
+    [
+        (
+            {},
+            {"rfm_metric": "chebyshev"},
+            "rfm_metric must be one of euclidean, manhattan, cosine, got 'chebyshev'",
+        ),
+        ({"n_clusters": 13}, {}, "n_clusters / rfm_n_clusters must be between 2 and 12, got 13"),
+        ({}, {"rfm_lookback_days": "a week"}, "rfm_lookback_days must be a whole number, got 'a week'"),
+        ({}, {"geocode_enabled": "maybe"}, "geocoding / geocode_enabled must be true or false, got 'maybe'"),
+        ({}, {"rfm_order_statuses": "Shipped,Lost"}, "rfm_order_statuses must be a comma list of"),
+        ({"as_of_date": "30/06/2004"}, {}, "as_of_date must be a date YYYY-MM-DD, got '30/06/2004'"),
+        ({}, {"geocode_min_score": "101"}, "geocode_min_score must be between 0 and 100, got 101.0"),
+    ],
+)
 def test_a_bad_value_is_a_config_error_naming_the_setting(params, vars_, message):
     with pytest.raises(ConfigError) as err:
         load_config(params, variables(**vars_))
@@ -62,7 +83,12 @@ def test_the_dag_params_are_the_table_s_params():
     params = dag_params()
     assert set(params) == PUBLIC_PARAMS
     n = params["n_clusters"].schema
-    assert (n["type"], n["minimum"], n["maximum"], n["title"]) == (["null", "integer"], 2, 12, "Number of segments")
+    assert (n["type"], n["minimum"], n["maximum"], n["title"]) == (
+        ["null", "integer"],
+        2,
+        12,
+        "Number of segments",
+    )
     assert all(p.value is None for p in params.values())  # empty: use the Variable
 
 
@@ -71,7 +97,9 @@ def test_the_dag_uses_the_table_s_params():
 
     dag = get_dag()
     assert set(dag.params) == PUBLIC_PARAMS
-    assert {k: dag.params.get_param(k).schema for k in PUBLIC_PARAMS} == {k: p.schema for k, p in dag_params().items()}
+    assert {k: dag.params.get_param(k).schema for k in PUBLIC_PARAMS} == {
+        k: p.schema for k, p in dag_params().items()
+    }
 
 
 def test_the_readme_settings_table_is_the_table():
@@ -80,4 +108,5 @@ def test_the_readme_settings_table_is_the_table():
     assert block, "README.md lacks the <!-- settings:start --> ... <!-- settings:end --> block"
     assert block.group(1).strip() == settings_markdown(), (
         "README's settings table differs from SETTINGS: paste the output of "
-        "`.venv/bin/python -m vehicle_sales.common.config`")
+        "`.venv/bin/python -m vehicle_sales.common.config`"
+    )

@@ -5,15 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+
 from vehicle_sales.common.paths import SQL_DIR
 from vehicle_sales.common.schema import apply_schema
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 ORIGINAL_TABLES = {
-    "raw_orders_csv", "etl_watermark", "iso_country_codes", "iso_country_aliases", "customers", "addresses",
-    "products", "orders", "order_lines", "rfm_run", "rfm_segment_def", "customer_segments",
-    "customers_audit", "addresses_audit", "customer_segments_audit",
+    "raw_orders_csv",
+    "etl_watermark",
+    "iso_country_codes",
+    "iso_country_aliases",
+    "customers",
+    "addresses",
+    "products",
+    "orders",
+    "order_lines",
+    "rfm_run",
+    "rfm_segment_def",
+    "customer_segments",
+    "customers_audit",
+    "addresses_audit",
+    "customer_segments_audit",
 }
 # what a schema is made of, comparable across databases (function bodies with whitespace collapsed)
 SHAPE_SQL = r"""
@@ -42,14 +55,36 @@ ORDER BY 1, 2
 
 
 def test_all_original_tables_and_columns_exist(conn):
-    tables = {r[0] for r in conn.execute(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")}
+    tables = {
+        r[0]
+        for r in conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+        )
+    }
     assert ORIGINAL_TABLES <= tables
-    cols = {r[0] for r in conn.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'rfm_run'")}
-    assert {"run_id", "start_date", "end_date", "calculated_on", "as_of_date", "n_customers", "n_clusters",
-            "algorithm", "params", "silhouette", "calinski_harabasz", "davies_bouldin", "loss",
-            "airflow_dag_id", "airflow_run_id"} <= cols
+    cols = {
+        r[0]
+        for r in conn.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'rfm_run'"
+        )
+    }
+    assert {
+        "run_id",
+        "start_date",
+        "end_date",
+        "calculated_on",
+        "as_of_date",
+        "n_customers",
+        "n_clusters",
+        "algorithm",
+        "params",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "loss",
+        "airflow_dag_id",
+        "airflow_run_id",
+    } <= cols
 
 
 def test_rerunning_create_schema_on_an_up_to_date_database_changes_nothing(conn):
@@ -63,25 +98,35 @@ def test_original_era_database_is_migrated_in_place_keeping_its_data(fresh_db_fa
     v001 = (FIXTURES / "original_design.sql").read_text()
     with psycopg.connect(url) as c:
         # the original scripts' database: the 15 tables, some data, no schema_version table
-        c.execute("CREATE TABLE schema_version (version int PRIMARY KEY, description text NOT NULL,"
-                  " applied_at timestamptz NOT NULL DEFAULT now())")
+        c.execute(
+            "CREATE TABLE schema_version (version int PRIMARY KEY, description text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now())"
+        )
         c.execute(v001)
         c.execute("DROP TABLE schema_version")
         c.execute("INSERT INTO iso_country_codes VALUES ('SWE', 'SE', 'Sweden')")
         c.execute("INSERT INTO customers (company_name, phone) VALUES ('Old Customer AB', '0921-12 3555')")
-        c.execute("INSERT INTO addresses (customer_id, st_addr, city, postal_code, country_code)"
-                  " VALUES (1, 'Berguvsvägen 8', 'Luleå', NULL, 'SWE')")
+        c.execute(
+            "INSERT INTO addresses (customer_id, st_addr, city, postal_code, country_code)"
+            " VALUES (1, 'Berguvsvägen 8', 'Luleå', NULL, 'SWE')"
+        )
         c.commit()
         assert apply_schema(c) == 4
-        assert c.execute("SELECT company_name, phone FROM customers").fetchall() == [("Old Customer AB", "0921-12 3555")]
+        assert c.execute("SELECT company_name, phone FROM customers").fetchall() == [
+            ("Old Customer AB", "0921-12 3555")
+        ]
         st, key, status = c.execute("SELECT st_addr, source_key, geocode_status FROM addresses").fetchone()
         assert (st, status) == ("Berguvsvägen 8", "pending") and key.startswith("Berguvsvägen 8|")
         # the widened audit column now takes the attributed actor
-        c.execute("SELECT set_config('vehicle_sales.dag_id', 'vehicle_sales_rfm', false),"
-                  " set_config('vehicle_sales.run_id', 'backfill__2004-06-30T00:00:00+00:00', false),"
-                  " set_config('vehicle_sales.task_id', 'refresh_core', false)")
+        c.execute(
+            "SELECT set_config('vehicle_sales.dag_id', 'vehicle_sales_rfm', false),"
+            " set_config('vehicle_sales.run_id', 'backfill__2004-06-30T00:00:00+00:00', false),"
+            " set_config('vehicle_sales.task_id', 'refresh_core', false)"
+        )
         c.execute("UPDATE customers SET phone = '+46 921 123 555'")
-        by, run = c.execute("SELECT changed_by, airflow_run_id FROM customers_audit WHERE operation = 'U'").fetchone()
+        by, run = c.execute(
+            "SELECT changed_by, airflow_run_id FROM customers_audit WHERE operation = 'U'"
+        ).fetchone()
         assert by.endswith("(vehicle_sales_rfm/backfill__2004-06-30T00:00:00+00:00/refresh_core)")
         assert run == "backfill__2004-06-30T00:00:00+00:00"
 
@@ -94,7 +139,9 @@ def test_noop_update_writes_no_audit_row_and_keeps_updated_at(conn):
     assert conn.execute("SELECT count(*) FROM customers_audit").fetchone()[0] == n
     assert conn.execute("SELECT updated_at FROM customers").fetchone()[0] == stamp
     conn.execute("UPDATE customers SET phone = '2'")
-    assert conn.execute("SELECT operation, phone FROM customers_audit ORDER BY audit_id DESC LIMIT 1").fetchone() == ("U", "2")
+    assert conn.execute(
+        "SELECT operation, phone FROM customers_audit ORDER BY audit_id DESC LIMIT 1"
+    ).fetchone() == ("U", "2")
 
 
 def shape(url: str) -> list[tuple[str, str]]:
@@ -113,7 +160,10 @@ def test_database_migrated_by_the_previous_layout_migrates_cleanly_to_the_same_s
         assert apply_schema(c) == 4
         assert apply_schema(c) == 4  # and again: nothing left to do
         c.execute("UPDATE customers SET phone = '+46 921 123 555'")
-        assert [r[0] for r in c.execute("SELECT operation FROM customers_audit ORDER BY audit_id")] == ["I", "U"]
+        assert [r[0] for r in c.execute("SELECT operation FROM customers_audit ORDER BY audit_id")] == [
+            "I",
+            "U",
+        ]
     assert shape(old) == shape(fresh_db_factory(with_schema=True))
 
 
@@ -128,14 +178,20 @@ def test_a_fresh_schema_is_the_one_the_previous_layout_built(fresh_db_factory):
 
 def test_trigger_functions_are_defined_in_one_place_only():
     files = sorted((SQL_DIR / "schema").rglob("*.sql"))
-    defining = {f.relative_to(SQL_DIR).as_posix() for f in files
-                if "CREATE OR REPLACE FUNCTION audit_" in f.read_text() or "CREATE OR REPLACE TRIGGER" in f.read_text()}
+    defining = {
+        f.relative_to(SQL_DIR).as_posix()
+        for f in files
+        if "CREATE OR REPLACE FUNCTION audit_" in f.read_text()
+        or "CREATE OR REPLACE TRIGGER" in f.read_text()
+    }
     assert defining == {"schema/triggers.sql"}
 
 
 def test_changed_trigger_definitions_reach_an_up_to_date_database(conn):
     conn.execute("UPDATE schema_definitions SET checksum = 'stale' WHERE name = 'triggers'")
-    conn.execute("CREATE OR REPLACE FUNCTION audit_actor() RETURNS text LANGUAGE sql AS $$ SELECT 'tampered' $$")
+    conn.execute(
+        "CREATE OR REPLACE FUNCTION audit_actor() RETURNS text LANGUAGE sql AS $$ SELECT 'tampered' $$"
+    )
     conn.commit()
     apply_schema(conn)
     assert conn.execute("SELECT audit_actor()").fetchone()[0] != "tampered"

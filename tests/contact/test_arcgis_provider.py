@@ -7,6 +7,7 @@ import tomllib
 from pathlib import Path
 
 import jsonschema
+
 from vehicle_sales.contact.arcgis.hook import ArcGISGeocodingHook
 from vehicle_sales.provider import ARCGIS_FORM, DISTRIBUTION, get_provider_info
 
@@ -21,8 +22,10 @@ def test_provider_info_is_valid_for_airflow_and_names_the_installed_distribution
     jsonschema.validate(info, schema)
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert info["package-name"] == DISTRIBUTION == project["name"]
-    assert project["entry-points"]["apache_airflow_provider"]["provider_info"] == \
-        "vehicle_sales.provider:get_provider_info"
+    assert (
+        project["entry-points"]["apache_airflow_provider"]["provider_info"]
+        == "vehicle_sales.provider:get_provider_info"
+    )
     (conn_type,) = info["connection-types"]
     assert conn_type["connection-type"] == ArcGISGeocodingHook.conn_type == "arcgis_geocoding"
     assert conn_type["hook-name"] == ArcGISGeocodingHook.hook_name
@@ -32,7 +35,11 @@ def test_provider_info_is_valid_for_airflow_and_names_the_installed_distribution
 
 def test_the_hook_reports_the_same_form_as_the_provider():
     behaviour = ArcGISGeocodingHook.get_ui_field_behaviour()
-    assert behaviour["relabeling"] == ARCGIS_FORM["relabeling"] == {"host": "GeocodeServer URL", "password": "API key"}
+    assert (
+        behaviour["relabeling"]
+        == ARCGIS_FORM["relabeling"]
+        == {"host": "GeocodeServer URL", "password": "API key"}
+    )
     assert behaviour["hidden_fields"] == ARCGIS_FORM["hidden-fields"]
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from support import run_dag
-from vehicle_sales.common.paths import SAMPLE_CSV
 
 from devtools.fake_arcgis import FakeArcGIS
+from support import run_dag
+from vehicle_sales.common.paths import SAMPLE_CSV
 
 pytestmark = pytest.mark.skipif(not SAMPLE_CSV.exists(), reason="the bundled sample is missing")
 KEY = "dag-test-secret-key-9f2c"
@@ -18,7 +18,9 @@ def q(url, sql, *args):
         return c.execute(sql, args).fetchall()
 
 
-def test_run_validates_phones_and_geocodes_every_address_through_the_connection(warehouse, monkeypatch, caplog):
+def test_run_validates_phones_and_geocodes_every_address_through_the_connection(
+    warehouse, monkeypatch, caplog
+):
     with FakeArcGIS(api_key=KEY) as fake:
         monkeypatch.setenv("AIRFLOW_CONN_ARCGIS_GEOCODING", fake.connection_uri())
         monkeypatch.setenv("AIRFLOW_VAR_GEOCODE_ENABLED", "true")
@@ -33,9 +35,12 @@ def test_run_validates_phones_and_geocodes_every_address_through_the_connection(
         dr2, states2 = run_dag("2005-06-02")
         assert dr2.state == "success", states2
         assert fake.count() - first_requests <= 1  # at most the service-info request
-    phones = q(warehouse, "SELECT count(*), count(*) FILTER (WHERE phone_valid), count(*) FILTER (WHERE NOT phone_valid"
-                          " AND phone_invalid_reason IS NOT NULL), count(*) FILTER (WHERE phone_validated_at IS NULL)"
-                          " FROM customers")[0]
+    phones = q(
+        warehouse,
+        "SELECT count(*), count(*) FILTER (WHERE phone_valid), count(*) FILTER (WHERE NOT phone_valid"
+        " AND phone_invalid_reason IS NOT NULL), count(*) FILTER (WHERE phone_validated_at IS NULL)"
+        " FROM customers",
+    )[0]
     assert phones[0] == 92 and phones[1] > 60 and phones[1] + phones[2] == 92 and phones[3] == 0, phones
     geo = dict(q(warehouse, "SELECT geocode_status, count(*) FROM addresses GROUP BY 1"))
     assert sum(geo.values()) == 92 and "pending" not in geo and geo.get("matched", 0) > 50, geo
@@ -46,8 +51,9 @@ def test_run_validates_phones_and_geocodes_every_address_through_the_connection(
     assert KEY not in audit_text
 
 
-def test_without_the_connection_geocoding_is_skipped_with_a_reason_and_the_run_succeeds(warehouse, monkeypatch,
-                                                                                          caplog):
+def test_without_the_connection_geocoding_is_skipped_with_a_reason_and_the_run_succeeds(
+    warehouse, monkeypatch, caplog
+):
     monkeypatch.delenv("AIRFLOW_CONN_ARCGIS_GEOCODING", raising=False)
     monkeypatch.setenv("AIRFLOW_VAR_GEOCODE_ENABLED", "true")
     dr, states = run_dag("2005-06-01")

@@ -10,8 +10,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-INGESTION = ["validate_config", "create_schema", "download_raw", "stage_raw", "load_reference_data",
-             "refresh_core"]
+INGESTION = [
+    "validate_config",
+    "create_schema",
+    "download_raw",
+    "stage_raw",
+    "load_reference_data",
+    "refresh_core",
+]
 
 
 @pytest.fixture(scope="module")

@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import psycopg
+
 from support import row, run_dag, write_csv
 
 ANALYSIS = ("validate_phones", "compute_rfm", "fit_segments", "load_segments", "report")
-INGESTION = ("validate_config", "create_schema", "download_raw", "stage_raw", "load_reference_data",
-             "refresh_core")
+INGESTION = (
+    "validate_config",
+    "create_schema",
+    "download_raw",
+    "stage_raw",
+    "load_reference_data",
+    "refresh_core",
+)
 
 CUSTOMERS = [  # name, phone, street, city, postal, country
     ("Alpha Models AB", "0921-12 3555", "Berguvsvägen 8", "Luleå", "S-958 22", "Sweden"),
@@ -32,11 +39,22 @@ def orders_file(path, first_order=10100, n_orders=24, start_month=1, year=2003, 
         month = (start_month - 1 + i // 2) % 12 + 1
         y = year + (start_month - 1 + i // 2) // 12
         for line in range(1, 3):
-            rows.append(row(ORDERNUMBER=str(first_order + i), ORDERLINENUMBER=str(line),
-                            ORDERDATE=f"{month}/{1 + i % 27}/{y} 0:00", CUSTOMERNAME=name, PHONE=phone,
-                            ADDRESSLINE1=street, CITY=city, POSTALCODE=postal, COUNTRY=country,
-                            PRODUCTCODE=f"S10_{1000 + line + i % 5}", QUANTITYORDERED=str(20 + i),
-                            SALES=f"{(20 + i) * 95.70:.2f}"))
+            rows.append(
+                row(
+                    ORDERNUMBER=str(first_order + i),
+                    ORDERLINENUMBER=str(line),
+                    ORDERDATE=f"{month}/{1 + i % 27}/{y} 0:00",
+                    CUSTOMERNAME=name,
+                    PHONE=phone,
+                    ADDRESSLINE1=street,
+                    CITY=city,
+                    POSTALCODE=postal,
+                    COUNTRY=country,
+                    PRODUCTCODE=f"S10_{1000 + line + i % 5}",
+                    QUANTITYORDERED=str(20 + i),
+                    SALES=f"{(20 + i) * 95.70:.2f}",
+                )
+            )
     return write_csv(path, rows)
 
 
@@ -55,7 +73,9 @@ def test_run_dated_in_2004_runs_every_task_and_succeeds(warehouse, tmp_path, mon
     assert fetch(warehouse, "SELECT count(*) FROM customer_segments")[0][0] == len(CUSTOMERS)
     audit = fetch(warehouse, "SELECT DISTINCT changed_by, airflow_task_id FROM customers_audit")
     assert {task for _, task in audit} == {"refresh_core", "validate_phones"}, audit
-    assert all(by.startswith("postgres (vehicle_sales_rfm/") and by.endswith(f"/{task})") for by, task in audit), audit
+    assert all(
+        by.startswith("postgres (vehicle_sales_rfm/") and by.endswith(f"/{task})") for by, task in audit
+    ), audit
 
 
 def test_second_file_refreshes_only_the_delta_and_audits_changes(warehouse, tmp_path, monkeypatch):
@@ -64,26 +84,40 @@ def test_second_file_refreshes_only_the_delta_and_audits_changes(warehouse, tmp_
     before = fetch(warehouse, "SELECT last_id FROM etl_watermark WHERE target = 'core_refresh'")[0][0]
     assert before == 48
     # a later export: 6 new orders; Alpha's phone and Beta's address changed
-    changes = {"Alpha Models AB": ("+46 921 123 555", "Berguvsvägen 8"),
-               "Beta Replicas SL": ("(91) 555 94 44", "C/ Moralzarzal, 86")}
-    f2 = orders_file(tmp_path / "b.csv", first_order=10200, n_orders=6, start_month=1, year=2004,
-                     changes=changes)
+    changes = {
+        "Alpha Models AB": ("+46 921 123 555", "Berguvsvägen 8"),
+        "Beta Replicas SL": ("(91) 555 94 44", "C/ Moralzarzal, 86"),
+    }
+    f2 = orders_file(
+        tmp_path / "b.csv", first_order=10200, n_orders=6, start_month=1, year=2004, changes=changes
+    )
     monkeypatch.setenv("AIRFLOW_VAR_SALES_SOURCE", str(f2))
     dr, states = run_dag("2004-01-11")
     assert dr.state == "success", states
     after = fetch(warehouse, "SELECT last_id FROM etl_watermark WHERE target = 'core_refresh'")[0][0]
     assert after == before + 12
-    event = fetch(warehouse, "SELECT details FROM pipeline_events WHERE step = 'refresh_core' ORDER BY event_id DESC LIMIT 1")[0][0]
+    event = fetch(
+        warehouse,
+        "SELECT details FROM pipeline_events WHERE step = 'refresh_core' ORDER BY event_id DESC LIMIT 1",
+    )[0][0]
     assert event["delta_rows"] == 12 and event["watermark_before"] == before
-    phone_audit = fetch(warehouse, "SELECT a.airflow_task_id, a.airflow_run_id, a.phone_e164 FROM customers_audit a"
-                        " JOIN customers c USING (customer_id) WHERE c.company_name = 'Alpha Models AB'"
-                        " AND a.operation = 'U' AND a.phone = '+46 921 123 555' ORDER BY a.audit_id")
+    phone_audit = fetch(
+        warehouse,
+        "SELECT a.airflow_task_id, a.airflow_run_id, a.phone_e164 FROM customers_audit a"
+        " JOIN customers c USING (customer_id) WHERE c.company_name = 'Alpha Models AB'"
+        " AND a.operation = 'U' AND a.phone = '+46 921 123 555' ORDER BY a.audit_id",
+    )
     # the refresh writes the new phone; the phone check of the same run then validates it
-    assert [(task, run) for task, run, _ in phone_audit] == [("refresh_core", dr.run_id),
-                                                            ("validate_phones", dr.run_id)]
+    assert [(task, run) for task, run, _ in phone_audit] == [
+        ("refresh_core", dr.run_id),
+        ("validate_phones", dr.run_id),
+    ]
     assert phone_audit[-1][2] == "+46921123555"
-    new_address = fetch(warehouse, "SELECT a.operation FROM addresses_audit a JOIN addresses ad USING (address_id)"
-                        " WHERE ad.st_addr = 'C/ Moralzarzal, 86'")
+    new_address = fetch(
+        warehouse,
+        "SELECT a.operation FROM addresses_audit a JOIN addresses ad USING (address_id)"
+        " WHERE ad.st_addr = 'C/ Moralzarzal, 86'",
+    )
     assert [r[0] for r in new_address] == ["I"]
 
 
@@ -92,10 +126,12 @@ def test_rerunning_a_run_changes_nothing(warehouse, tmp_path, monkeypatch):
     same_run = datetime(2026, 1, 1, tzinfo=UTC)
     dr1 = run_dag("2004-03-01", run_after=same_run)[0]
     assert dr1.state == "success"
-    snapshot_sql = ("SELECT (SELECT count(*) FROM customers_audit), (SELECT count(*) FROM addresses_audit),"
-                    " (SELECT count(*) FROM customer_segments_audit), (SELECT count(*) FROM raw_orders_csv),"
-                    " (SELECT count(*) FROM orders), (SELECT last_id FROM etl_watermark WHERE target='core_refresh'),"
-                    " (SELECT count(*) FROM rfm_run), (SELECT count(*) FROM customer_segment_history)")
+    snapshot_sql = (
+        "SELECT (SELECT count(*) FROM customers_audit), (SELECT count(*) FROM addresses_audit),"
+        " (SELECT count(*) FROM customer_segments_audit), (SELECT count(*) FROM raw_orders_csv),"
+        " (SELECT count(*) FROM orders), (SELECT last_id FROM etl_watermark WHERE target='core_refresh'),"
+        " (SELECT count(*) FROM rfm_run), (SELECT count(*) FROM customer_segment_history)"
+    )
     first = fetch(warehouse, snapshot_sql)
     dr, states = run_dag("2004-03-01", run_after=same_run)
     assert dr.state == "success" and dr.run_id == dr1.run_id, states

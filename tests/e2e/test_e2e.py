@@ -57,8 +57,13 @@ class Api:
         self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
 
     def call(self, method: str, path: str, expect: tuple[int, ...] = (200,), **kw) -> requests.Response:
-        r = requests.request(method, f"{self.base}/api/v2{path}", headers={**self.headers, **kw.pop("headers", {})},
-                             timeout=60, **kw)
+        r = requests.request(
+            method,
+            f"{self.base}/api/v2{path}",
+            headers={**self.headers, **kw.pop("headers", {})},
+            timeout=60,
+            **kw,
+        )
         assert r.status_code in expect, f"{method} {path}: {r.status_code} {r.text[:500]}"
         return r
 
@@ -79,8 +84,11 @@ class Api:
         pytest.fail(f"run {run_id} did not finish within {timeout:.0f} s")
 
     def log_response(self, run_id: str, task_id: str, attempt: int = 1) -> requests.Response:
-        return self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{attempt}",
-                         headers={"Accept": "application/json"})
+        return self.call(
+            "GET",
+            f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{attempt}",
+            headers={"Accept": "application/json"},
+        )
 
     def log_text(self, run_id: str, task_id: str, attempt: int = 1) -> str:
         content = self.log_response(run_id, task_id, attempt).json()["content"]
@@ -122,14 +130,25 @@ def stack(fresh_db_factory, tmp_path, arcgis):
     # Airflow's own metadata in PostgreSQL too, as in production: SQLite serialises the scheduler's,
     # the DAG processor's and the API server's writes, which made a trigger time out under load
     metadata = fresh_db_factory(with_schema=False).replace("postgresql://", "postgresql+psycopg2://", 1)
-    env = standalone_env(warehouse, home, port, password, metadata_url=metadata, extra={
-        "AIRFLOW_VAR_RFM_REPORTS_DIR": str(tmp_path / "reports"),
-        "AIRFLOW_VAR_SALES_DOWNLOAD_DIR": str(home / "downloads"),
-        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
-    })
+    env = standalone_env(
+        warehouse,
+        home,
+        port,
+        password,
+        metadata_url=metadata,
+        extra={
+            "AIRFLOW_VAR_RFM_REPORTS_DIR": str(tmp_path / "reports"),
+            "AIRFLOW_VAR_SALES_DOWNLOAD_DIR": str(home / "downloads"),
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        },
+    )
     # the test process's own Airflow settings (unit test mode, its SQLite) must not leak in
-    for key in ("AIRFLOW__CORE__UNIT_TEST_MODE", "AIRFLOW_VAR_GEOCODE_ENABLED", "AIRFLOW_VAR_SALES_SOURCE",
-                "AIRFLOW_CONN_ARCGIS_GEOCODING"):
+    for key in (
+        "AIRFLOW__CORE__UNIT_TEST_MODE",
+        "AIRFLOW_VAR_GEOCODE_ENABLED",
+        "AIRFLOW_VAR_SALES_SOURCE",
+        "AIRFLOW_CONN_ARCGIS_GEOCODING",
+    ):
         env.pop(key, None)
     env["AIRFLOW_CONN_ARCGIS_GEOCODING"] = arcgis.connection_uri()
     env["AIRFLOW_VAR_GEOCODE_ENABLED"] = "true"  # the default too, but the runs must not depend on it
@@ -141,8 +160,14 @@ def stack(fresh_db_factory, tmp_path, arcgis):
     proc = start(env, log_path)
     try:
         wait_healthy(port, proc, timeout=180)
-        yield {"base": f"http://127.0.0.1:{port}", "password": password, "warehouse": warehouse,
-               "reports": tmp_path / "reports", "arcgis": arcgis, "log_path": log_path}
+        yield {
+            "base": f"http://127.0.0.1:{port}",
+            "password": password,
+            "warehouse": warehouse,
+            "reports": tmp_path / "reports",
+            "arcgis": arcgis,
+            "log_path": log_path,
+        }
     finally:
         stop(proc)  # the process group, then a sweep of standalone's session
         stragglers = kill_session(proc.pid)
@@ -162,27 +187,40 @@ def test_trigger_backfill_logs_and_grid_in_a_real_airflow_and_browser(stack):
 
     deadline = time.monotonic() + 120  # the dag-processor parses the bundle
     while api.call("GET", f"/dags/{DAG_ID}", expect=(200, 404)).status_code == 404:
-        assert time.monotonic() < deadline, "the DAG was not parsed within 120 s (see artifacts/e2e/standalone.log)"
+        assert time.monotonic() < deadline, (
+            "the DAG was not parsed within 120 s (see artifacts/e2e/standalone.log)"
+        )
         time.sleep(2)
     api.call("PATCH", f"/dags/{DAG_ID}", json={"is_paused": False})
 
-    dated = api.call("POST", f"/dags/{DAG_ID}/dagRuns",
-                     json={"logical_date": f"{TRIGGER_DATE}T00:00:00Z", "conf": {}}).json()
+    dated = api.call(
+        "POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": f"{TRIGGER_DATE}T00:00:00Z", "conf": {}}
+    ).json()
     undated = api.call("POST", f"/dags/{DAG_ID}/dagRuns", json={"logical_date": None, "conf": {}}).json()
     assert undated["logical_date"] is None
     api.wait_run(dated["dag_run_id"])
     finished_undated = api.wait_run(undated["dag_run_id"])
 
-    backfill = api.call("POST", "/backfills", json={
-        "dag_id": DAG_ID, "from_date": f"{BACKFILL_DATES[0]}T00:00:00Z", "to_date": f"{BACKFILL_DATES[-1]}T00:00:00Z",
-        "reprocess_behavior": "none", "max_active_runs": 1}).json()
+    backfill = api.call(
+        "POST",
+        "/backfills",
+        json={
+            "dag_id": DAG_ID,
+            "from_date": f"{BACKFILL_DATES[0]}T00:00:00Z",
+            "to_date": f"{BACKFILL_DATES[-1]}T00:00:00Z",
+            "reprocess_behavior": "none",
+            "max_active_runs": 1,
+        },
+    ).json()
     deadline = time.monotonic() + RUN_TIMEOUT
     while not api.call("GET", f"/backfills/{backfill['id']}").json().get("completed_at"):
         assert time.monotonic() < deadline, "the backfill did not complete"
         time.sleep(3)
     backfill_runs = api.runs(run_type="backfill")
     assert sorted(r["logical_date"][:10] for r in backfill_runs) == BACKFILL_DATES
-    assert all(r["state"] == "success" for r in backfill_runs), [(r["dag_run_id"], r["state"]) for r in backfill_runs]
+    assert all(r["state"] == "success" for r in backfill_runs), [
+        (r["dag_run_id"], r["state"]) for r in backfill_runs
+    ]
     for run in api.runs():  # e.g. the scheduled run that unpausing creates
         if run["state"] not in ("success", "failed"):
             api.wait_run(run["dag_run_id"])
@@ -190,22 +228,30 @@ def test_trigger_backfill_logs_and_grid_in_a_real_airflow_and_browser(stack):
     assert all(r["state"] == "success" for r in runs), [(r["dag_run_id"], r["state"]) for r in runs]
 
     # one point-in-time snapshot per date, each from its own Airflow run
-    snapshots = q(warehouse, "SELECT as_of_date::text, airflow_run_id, n_customers FROM rfm_run WHERE status = 'loaded'")
+    snapshots = q(
+        warehouse, "SELECT as_of_date::text, airflow_run_id, n_customers FROM rfm_run WHERE status = 'loaded'"
+    )
     by_date = {}
     for as_of, run_id, n in snapshots:
         by_date.setdefault(as_of, []).append((run_id, n))
     undated_as_of = datetime.fromisoformat(finished_undated["run_after"]).astimezone(UTC).date().isoformat()
     for day in [*BACKFILL_DATES, TRIGGER_DATE, undated_as_of]:
         assert len(by_date.get(day, [])) == 1, (day, by_date)
-        expected = q(warehouse, "SELECT count(DISTINCT customer_id) FROM orders WHERE status IN ('Shipped', 'Resolved')"
-                                " AND order_date <= %s", day)[0][0]
+        expected = q(
+            warehouse,
+            "SELECT count(DISTINCT customer_id) FROM orders WHERE status IN ('Shipped', 'Resolved')"
+            " AND order_date <= %s",
+            day,
+        )[0][0]
         assert by_date[day][0][1] == expected, day
     assert len(snapshots) == len({r["dag_run_id"] for r in runs})  # no run wrote two snapshots
 
     # a task's log, read through the API, ends with its counts
     n_dated = by_date[TRIGGER_DATE][0][1]
     log = api.log_text(dated["dag_run_id"], "compute_rfm")
-    assert "compute_rfm summary" in log and f"customers={n_dated}" in log and f"as_of_date={TRIGGER_DATE}" in log
+    assert (
+        "compute_rfm summary" in log and f"customers={n_dated}" in log and f"as_of_date={TRIGGER_DATE}" in log
+    )
     stage_logs = [api.log_text(r["dag_run_id"], "stage_raw") for r in runs]
     assert sum("read=3000 = loaded=3000 + duplicate=0 + rejected=0" in t for t in stage_logs) == 1
     assert sum("file already ingested" in t for t in stage_logs) == len(runs) - 1
@@ -214,8 +260,9 @@ def test_trigger_backfill_logs_and_grid_in_a_real_airflow_and_browser(stack):
     geocoding_check(api, warehouse, stack["arcgis"], runs, stack["log_path"])
 
     browser_check(base, stack["password"], [r["dag_run_id"] for r in runs], dated["dag_run_id"])
-    (ARTIFACTS / "timing.json").write_text(json.dumps({"seconds": round(time.monotonic() - t0, 1),
-                                                       "runs": len(runs)}))
+    (ARTIFACTS / "timing.json").write_text(
+        json.dumps({"seconds": round(time.monotonic() - t0, 1), "runs": len(runs)})
+    )
 
 
 def summary_counts(log: str) -> dict[str, int]:
@@ -225,7 +272,9 @@ def summary_counts(log: str) -> dict[str, int]:
     return {k.strip(): int(v) for k, v in pairs if v.strip().isdigit()}
 
 
-def geocoding_check(api: Api, warehouse: str, fake: FakeArcGIS, runs: list[dict], standalone_log: Path) -> None:
+def geocoding_check(
+    api: Api, warehouse: str, fake: FakeArcGIS, runs: list[dict], standalone_log: Path
+) -> None:
     """Every run geocoded through the fake (none skipped), the first one paid for every address, the
     key never leaked, no address is left pending."""
     run_ids = [r["dag_run_id"] for r in runs]
@@ -247,8 +296,12 @@ def geocoding_check(api: Api, warehouse: str, fake: FakeArcGIS, runs: list[dict]
     assert "pending" not in counts and "failed" not in counts and counts.get("matched", 0) > 0, counts
     assert paid[0]["selected"] == n_addresses and paid[0]["from_cache"] == 0, paid[0]
     assert {k: paid[0][k] for k in ("matched", "low_score", "unmatched", "failed", "pending")} == {
-        "matched": counts.get("matched", 0), "low_score": counts.get("low_score", 0),
-        "unmatched": counts.get("unmatched", 0), "failed": 0, "pending": 0}, (paid[0], counts)
+        "matched": counts.get("matched", 0),
+        "low_score": counts.get("low_score", 0),
+        "unmatched": counts.get("unmatched", 0),
+        "failed": 0,
+        "pending": 0,
+    }, (paid[0], counts)
     assert paid[0]["sent"] == len(fake.geocoded_texts), (paid[0], len(fake.geocoded_texts))
     assert sum(c["requests"] for c in summaries) == len(fake.requests), (summaries, len(fake.requests))
     assert q(warehouse, "SELECT count(*) FROM addresses WHERE geocoded_at IS NULL")[0][0] == 0
@@ -280,19 +333,39 @@ def connection_form_check(driver, wait, base: str) -> None:
     from selenium.webdriver.common.keys import Keys
 
     driver.get(f"{base}/connections")
-    add = wait.until(lambda d: next((b for b in d.find_elements(By.TAG_NAME, "button")
-                                     if "Add Connection" in b.text), None))
+    add = wait.until(
+        lambda d: next(
+            (b for b in d.find_elements(By.TAG_NAME, "button") if "Add Connection" in b.text), None
+        )
+    )
     add.click()
-    box = wait.until(lambda d: next((i for i in d.find_elements(By.CSS_SELECTOR, "input")
-                                     if i.get_attribute("role") == "combobox"), None))
+    box = wait.until(
+        lambda d: next(
+            (i for i in d.find_elements(By.CSS_SELECTOR, "input") if i.get_attribute("role") == "combobox"),
+            None,
+        )
+    )
     box.click()
     box.send_keys("ArcGIS")
-    option = wait.until(lambda d: next((o for o in d.find_elements(By.CSS_SELECTOR, "[role=option]")
-                                        if o.text.strip() == "ArcGIS Geocoding"), None))
+    option = wait.until(
+        lambda d: next(
+            (
+                o
+                for o in d.find_elements(By.CSS_SELECTOR, "[role=option]")
+                if o.text.strip() == "ArcGIS Geocoding"
+            ),
+            None,
+        )
+    )
     assert option is not None
     box.send_keys(Keys.ENTER)
-    labels = wait.until(lambda d: {lbl.text.strip().rstrip(" *") for lbl in d.find_elements(By.TAG_NAME, "label")}
-                        if "GeocodeServer URL" in d.page_source else None)
+    labels = wait.until(
+        lambda d: (
+            {lbl.text.strip().rstrip(" *") for lbl in d.find_elements(By.TAG_NAME, "label")}
+            if "GeocodeServer URL" in d.page_source
+            else None
+        )
+    )
     assert {"GeocodeServer URL", "API key"} <= labels, labels
     assert "Login" not in labels, labels  # hidden: the key goes in the password
     driver.save_screenshot(str(ARTIFACTS / "connection_form.png"))
@@ -301,8 +374,10 @@ def connection_form_check(driver, wait, base: str) -> None:
 def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str) -> None:
     paths = chromium_paths()
     if paths is None:
-        pytest.fail("chromium and chromedriver are needed for the UI check: run scripts/ensure_chromium.sh "
-                    "(apt-get install chromium chromium-driver)")
+        pytest.fail(
+            "chromium and chromedriver are needed for the UI check: run scripts/ensure_chromium.sh "
+            "(apt-get install chromium chromium-driver)"
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
@@ -311,8 +386,14 @@ def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str)
 
     options = webdriver.ChromeOptions()
     options.binary_location = paths[0]
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-dev-shm-usage", "--window-size=1600,1000"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-dev-shm-usage",
+        "--window-size=1600,1000",
+    ):
         options.add_argument(arg)
     driver = webdriver.Chrome(options=options, service=Service(paths[1]))
     wait = WebDriverWait(driver, 60)
@@ -327,8 +408,11 @@ def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str)
         tasks = ("validate_config", "create_schema", "stage_raw", "refresh_core", "compute_rfm", "report")
         for run_id in run_ids:
             for task_id in tasks:
-                cell = wait.until(ec.presence_of_element_located(
-                    (By.CSS_SELECTOR, f'[data-testid="grid-{run_id}-{task_id}"]')))
+                cell = wait.until(
+                    ec.presence_of_element_located(
+                        (By.CSS_SELECTOR, f'[data-testid="grid-{run_id}-{task_id}"]')
+                    )
+                )
                 badge = cell.find_element(By.CSS_SELECTOR, '[data-testid="task-state-badge"]')
                 # the success badge carries the check-mark icon; other states draw other icons
                 assert badge.find_elements(By.CSS_SELECTOR, 'path[d="M20 6 9 17l-5-5"]'), (run_id, task_id)
@@ -347,7 +431,9 @@ def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str)
         driver.save_screenshot(str(ARTIFACTS / "task_log.png"))
 
         driver.get(f"{base}/dags/{DAG_ID}")
-        wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, '[data-testid="trigger-dag-button"]'))).click()
+        wait.until(
+            ec.element_to_be_clickable((By.CSS_SELECTOR, '[data-testid="trigger-dag-button"]'))
+        ).click()
         wait.until(lambda d: "Number of segments" in d.page_source)
         driver.save_screenshot(str(ARTIFACTS / "trigger_form.png"))
 

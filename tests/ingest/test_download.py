@@ -7,6 +7,7 @@ import http.server
 import threading
 
 import pytest
+
 from support import ingest, row, write_csv
 from vehicle_sales.common.errors import SourceNotFoundError
 from vehicle_sales.common.paths import SAMPLE_CSV
@@ -51,7 +52,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def http_server(tmp_path, monkeypatch):
     monkeypatch.setenv("VSR_DOWNLOAD_BACKOFF", "0.01")
-    _Handler.body = write_csv(tmp_path / "src.csv", [row(ORDERLINENUMBER=str(i)) for i in range(1, 6)]).read_bytes()
+    _Handler.body = write_csv(
+        tmp_path / "src.csv", [row(ORDERLINENUMBER=str(i)) for i in range(1, 6)]
+    ).read_bytes()
     _Handler.faults, _Handler.seen = [], []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -5,10 +5,13 @@ from __future__ import annotations
 import codecs
 
 import pytest
+
 from vehicle_sales.ingest.encoding import choose_encoding, detect_encoding
 
-WORDS = ("Berguvsvägen 8, Luleå S-958 22\nRambla de Cataluña, 23, Barcelona\nSmagsløget 45, Århus\n"
-         "Mehrheimerstr. 369, Köln\nÅkergatan 24, Bräcke\nGenève, Grenzacherweg 237\n")
+WORDS = (
+    "Berguvsvägen 8, Luleå S-958 22\nRambla de Cataluña, 23, Barcelona\nSmagsløget 45, Århus\n"
+    "Mehrheimerstr. 369, Köln\nÅkergatan 24, Bräcke\nGenève, Grenzacherweg 237\n"
+)
 
 
 @pytest.mark.parametrize("codec", ["cp1252", "cp850", "utf-8"])

@@ -12,34 +12,40 @@ import csv
 
 import psycopg
 import pytest
-from support import ingest, refresh_core, row, write_csv
 from test_refresh_core import export_rows, state
+
+from support import ingest, refresh_core, row, write_csv
 from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.sql import environment
 from vehicle_sales.ingest.reference import load_reference_data
 from vehicle_sales.ingest.rows import RowValidator
 
-RAW_VALUES = ("SELECT source_line, " + ", ".join(c.lower() for c in COLUMNS)
-              + " FROM raw_orders_csv ORDER BY source_line")
-FKS = ("SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
-       " WHERE contype = 'f' ORDER BY 1, 2")
+RAW_VALUES = (
+    "SELECT source_line, "
+    + ", ".join(c.lower() for c in COLUMNS)
+    + " FROM raw_orders_csv ORDER BY source_line"
+)
+FKS = (
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint"
+    " WHERE contype = 'f' ORDER BY 1, 2"
+)
 
 # rows that need the careful path next to rows that do not
 VARIED = [
     row(ORDERLINENUMBER="1"),
-    row(ORDERLINENUMBER="2", STATUS="shipped", DEALSIZE="SMALL"),          # canonical case
-    row(ORDERLINENUMBER="3", CITY="  Luleå ", ADDRESSLINE2="  "),           # padding, blank
-    row(ORDERLINENUMBER="4", QUANTITYORDERED="+7", PRICEEACH="95.7"),       # sign, short decimal
-    row(ORDERLINENUMBER="5", ORDERDATE="2003-02-25"),                       # ISO date
-    row(ORDERLINENUMBER="6", ORDERDATE="12/31/2004 13:05"),                 # time of day
-    row(ORDERLINENUMBER="7", ORDERDATE="2003-02-24T10:30:00Z"),             # ISO timestamp
+    row(ORDERLINENUMBER="2", STATUS="shipped", DEALSIZE="SMALL"),  # canonical case
+    row(ORDERLINENUMBER="3", CITY="  Luleå ", ADDRESSLINE2="  "),  # padding, blank
+    row(ORDERLINENUMBER="4", QUANTITYORDERED="+7", PRICEEACH="95.7"),  # sign, short decimal
+    row(ORDERLINENUMBER="5", ORDERDATE="2003-02-25"),  # ISO date
+    row(ORDERLINENUMBER="6", ORDERDATE="12/31/2004 13:05"),  # time of day
+    row(ORDERLINENUMBER="7", ORDERDATE="2003-02-24T10:30:00Z"),  # ISO timestamp
     row(ORDERLINENUMBER="8", ADDRESSLINE1="2,rue du Commerce", CUSTOMERNAME='The "Big" Shop'),  # quoting
     row(ORDERLINENUMBER="9", SALES="", MSRP="", QTR_ID="", MONTH_ID="", YEAR_ID=""),
     row(ORDERLINENUMBER="10", QUANTITYORDERED="007", PRICEEACH=".50", SALES="3."),
-    row(ORDERLINENUMBER="11", PHONE="\u00a0+46 921 12 3555\u00a0"),         # no-break spaces
-    row(ORDERLINENUMBER="12", CONTACTLASTNAME="Berglund\tJr"),              # a tab inside
-    row(ORDERLINENUMBER="13", ORDERNUMBER="010101"),                        # leading zero
-    row(ORDERLINENUMBER="14", ADDRESSLINE1="2, rue du Commerce"),           # ', ': maybe padding
+    row(ORDERLINENUMBER="11", PHONE="\u00a0+46 921 12 3555\u00a0"),  # no-break spaces
+    row(ORDERLINENUMBER="12", CONTACTLASTNAME="Berglund\tJr"),  # a tab inside
+    row(ORDERLINENUMBER="13", ORDERNUMBER="010101"),  # leading zero
+    row(ORDERLINENUMBER="14", ADDRESSLINE1="2, rue du Commerce"),  # ', ': maybe padding
 ]
 
 
@@ -71,19 +77,23 @@ def test_fast_and_careful_paths_store_identical_values(fresh_db_factory, tmp_pat
         careful = c.execute(RAW_VALUES).fetchall()
     assert fast == careful
     city = {r[0]: r[COLUMNS.index("CITY") + 1] for r in fast}
-    assert city[4] == "Luleå"                                   # stripped on both paths
+    assert city[4] == "Luleå"  # stripped on both paths
 
 
 def test_raw_ids_follow_the_file_order_when_some_rows_are_classified(conn, tmp_path):
     ingest(conn, write_csv(tmp_path / "a.csv", [row(ORDERNUMBER="10100", ORDERLINENUMBER="1")]))
-    second = [row(ORDERNUMBER="10200", ORDERLINENUMBER="1"),
-              row(ORDERNUMBER="10100", ORDERLINENUMBER="2"),    # an order already loaded: classified in SQL
-              row(ORDERNUMBER="10200", ORDERLINENUMBER="2"),
-              row(ORDERNUMBER="10200", ORDERLINENUMBER="1")]    # repeats line 2 of this file: duplicate
+    second = [
+        row(ORDERNUMBER="10200", ORDERLINENUMBER="1"),
+        row(ORDERNUMBER="10100", ORDERLINENUMBER="2"),  # an order already loaded: classified in SQL
+        row(ORDERNUMBER="10200", ORDERLINENUMBER="2"),
+        row(ORDERNUMBER="10200", ORDERLINENUMBER="1"),
+    ]  # repeats line 2 of this file: duplicate
     c = ingest(conn, write_csv(tmp_path / "b.csv", second))
     assert (c.read, c.loaded, c.duplicate, c.rejected) == (4, 3, 1, 0)
-    got = conn.execute("SELECT ordernumber, orderlinenumber, source_line FROM raw_orders_csv"
-                       " WHERE source_file_id = (SELECT max(file_id) FROM source_files) ORDER BY raw_id").fetchall()
+    got = conn.execute(
+        "SELECT ordernumber, orderlinenumber, source_line FROM raw_orders_csv"
+        " WHERE source_file_id = (SELECT max(file_id) FROM source_files) ORDER BY raw_id"
+    ).fetchall()
     assert got == [(10200, 1, 2), (10100, 2, 3), (10200, 2, 4)]
 
 
@@ -102,14 +112,17 @@ def test_bulk_path_gives_the_same_tables_and_restores_every_foreign_key(fresh_db
     with psycopg.connect(plain) as c:
         before = c.execute(FKS).fetchall()
     assert _load(plain, tmp_path, None) == before
-    assert _load(bulk, tmp_path, 1) == before           # every row took the bulk path here
+    assert _load(bulk, tmp_path, 1) == before  # every row took the bulk path here
     assert state(bulk) == state(plain)
 
 
 def bulk_macro(call: str) -> str:
     """One macro of sql/common/bulk_foreign_keys.sql, rendered."""
-    return environment().from_string("{% import 'common/bulk_foreign_keys.sql' as bulk %}{{ bulk." + call + " }}"
-                                     ).render()
+    return (
+        environment()
+        .from_string("{% import 'common/bulk_foreign_keys.sql' as bulk %}{{ bulk." + call + " }}")
+        .render()
+    )
 
 
 def test_bulk_path_still_refuses_an_orphan(conn):

@@ -7,6 +7,7 @@ import time
 
 import psycopg
 import pytest
+
 from support import ingest, refresh_core, row, write_csv
 from vehicle_sales.common.sql import render_template
 from vehicle_sales.ingest.reference import load_reference_data
@@ -14,10 +15,10 @@ from vehicle_sales.ingest.reference import load_reference_data
 TABLES_SQL = {
     "customers": "SELECT company_name, contact_last_name, contact_first_name, phone FROM customers ORDER BY 1",
     "addresses": "SELECT c.company_name, a.st_addr, a.city, a.postal_code, a.country_code, a.source_key"
-                 " FROM addresses a JOIN customers c USING (customer_id) ORDER BY 1, 2",
+    " FROM addresses a JOIN customers c USING (customer_id) ORDER BY 1, 2",
     "products": "SELECT * FROM products ORDER BY 1",
     "orders": "SELECT o.order_no, c.company_name, o.order_date, o.status, o.deal_size FROM orders o"
-              " JOIN customers c USING (customer_id) ORDER BY 1",
+    " JOIN customers c USING (customer_id) ORDER BY 1",
     "order_lines": "SELECT * FROM order_lines ORDER BY 1, 2",
     "watermark": "SELECT target, last_id FROM etl_watermark ORDER BY 1",
 }
@@ -26,9 +27,16 @@ TABLES_SQL = {
 def export_rows():
     rows = []
     for i in range(40):
-        rows.append(row(ORDERNUMBER=str(10100 + i // 3), ORDERLINENUMBER=str(i % 3 + 1),
-                        CUSTOMERNAME=f"Customer {i % 7}", PRODUCTCODE=f"S18_{1000 + i % 9}",
-                        ADDRESSLINE1=f"{i % 7} Main Street", COUNTRY=["USA", "UK", "Sweden", "Atlantis"][i % 4 if i % 7 else 0]))
+        rows.append(
+            row(
+                ORDERNUMBER=str(10100 + i // 3),
+                ORDERLINENUMBER=str(i % 3 + 1),
+                CUSTOMERNAME=f"Customer {i % 7}",
+                PRODUCTCODE=f"S18_{1000 + i % 9}",
+                ADDRESSLINE1=f"{i % 7} Main Street",
+                COUNTRY=["USA", "UK", "Sweden", "Atlantis"][i % 4 if i % 7 else 0],
+            )
+        )
     return rows
 
 
@@ -86,7 +94,8 @@ def test_connection_dropped_mid_refresh_then_retry_equals_fault_free_run(fresh_d
         for _ in range(100):
             found = admin.execute(
                 "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
-                " AND wait_event_type = 'Lock' AND query LIKE '%%refresh_core: refresh customers%%'").fetchone()
+                " AND wait_event_type = 'Lock' AND query LIKE '%%refresh_core: refresh customers%%'"
+            ).fetchone()
             if found:
                 pid = found[0]
                 break
@@ -97,8 +106,8 @@ def test_connection_dropped_mid_refresh_then_retry_equals_fault_free_run(fresh_d
     blocker.rollback()
     blocker.close()
     assert "error" in outcome, outcome
-    assert state(faulty)["customers"] == []            # nothing of the killed transaction stayed
-    refresh(faulty)                                     # the retry
+    assert state(faulty)["customers"] == []  # nothing of the killed transaction stayed
+    refresh(faulty)  # the retry
     assert state(faulty) == state(clean)
 
 

@@ -6,14 +6,17 @@ from __future__ import annotations
 import codecs
 
 import pytest
+
 from support import GOOD, ingest, row, table_counts, write_csv
 from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.errors import BadExportError
 
 
 def rejects(conn):
-    return conn.execute("SELECT source_line, reason, raw_text, conflicting_raw_id, conflicting_text"
-                        " FROM raw_orders_rejects ORDER BY source_line").fetchall()
+    return conn.execute(
+        "SELECT source_line, reason, raw_text, conflicting_raw_id, conflicting_text"
+        " FROM raw_orders_rejects ORDER BY source_line"
+    ).fetchall()
 
 
 def test_good_file_loads_every_row_and_keeps_non_ascii_intact(conn, tmp_path):
@@ -26,12 +29,18 @@ def test_good_file_loads_every_row_and_keeps_non_ascii_intact(conn, tmp_path):
     assert lines == [2, 3, 4]
 
 
-@pytest.mark.parametrize("name,content,message", [
-    ("empty.csv", b"", "is empty"),
-    ("missing_columns.csv", b"ORDERNUMBER,QUANTITYORDERED\r\n10100,30\r\n", "required columns missing"),
-    ("semicolons.csv", (";".join(COLUMNS) + "\r\n" + ";".join(row()) + "\r\n").encode("cp1252"),
-     "semicolon-separated"),
-])
+@pytest.mark.parametrize(
+    "name,content,message",
+    [
+        ("empty.csv", b"", "is empty"),
+        ("missing_columns.csv", b"ORDERNUMBER,QUANTITYORDERED\r\n10100,30\r\n", "required columns missing"),
+        (
+            "semicolons.csv",
+            (";".join(COLUMNS) + "\r\n" + ";".join(row()) + "\r\n").encode("cp1252"),
+            "semicolon-separated",
+        ),
+    ],
+)
 def test_unloadable_files_fail_with_a_clear_error_and_load_nothing(conn, tmp_path, name, content, message):
     f = tmp_path / name
     f.write_bytes(content)
@@ -50,25 +59,27 @@ def test_header_only_file_loads_nothing_and_says_so(conn, tmp_path):
 def test_corpus_of_bad_rows_is_quarantined_with_reasons_and_good_rows_load(conn, tmp_path):
     rows = [
         row(ORDERLINENUMBER="1"),
-        row(ORDERLINENUMBER="2", ORDERDATE="31/12/2003"),                   # bad date
-        row(ORDERLINENUMBER="3", QUANTITYORDERED="-4"),                     # negative
-        row(ORDERLINENUMBER="4", STATUS="Lost in space"),                   # unknown status
+        row(ORDERLINENUMBER="2", ORDERDATE="31/12/2003"),  # bad date
+        row(ORDERLINENUMBER="3", QUANTITYORDERED="-4"),  # negative
+        row(ORDERLINENUMBER="4", STATUS="Lost in space"),  # unknown status
         row(ORDERLINENUMBER="5", CUSTOMERNAME="x'); DROP TABLE customers;--"),  # SQL-looking: loads
-        row(ORDERLINENUMBER="6", ADDRESSLINE1="y" * 5000),                  # very long field
-        row(ORDERLINENUMBER="1"),                                           # identical duplicate
-        row(ORDERLINENUMBER="1", QUANTITYORDERED="31"),                     # conflicting duplicate
-        row(ORDERLINENUMBER="7")[:-3],                                      # truncated last line
+        row(ORDERLINENUMBER="6", ADDRESSLINE1="y" * 5000),  # very long field
+        row(ORDERLINENUMBER="1"),  # identical duplicate
+        row(ORDERLINENUMBER="1", QUANTITYORDERED="31"),  # conflicting duplicate
+        row(ORDERLINENUMBER="7")[:-3],  # truncated last line
     ]
     c = ingest(conn, write_csv(tmp_path / "bad.csv", rows))
     assert c.balanced()
     assert (c.read, c.loaded, c.duplicate, c.rejected) == (9, 2, 1, 6)
-    got = {line: (reason, raw, other_id, other_text) for line, reason, raw, other_id, other_text in rejects(conn)}
+    got = {
+        line: (reason, raw, other_id, other_text) for line, reason, raw, other_id, other_text in rejects(conn)
+    }
     assert "ORDERDATE '31/12/2003' is not a date" in got[3][0]
     assert "QUANTITYORDERED -4 is negative" in got[4][0]
     assert "STATUS 'Lost in space' is not one of" in got[5][0]
     assert "ADDRESSLINE1 is 5000 characters long" in got[7][0]
     assert "conflicting duplicate: order 10100 line 1 appears earlier in this file (line 2)" in got[9][0]
-    assert got[9][1].startswith("10100,31,")          # the rejected version ...
+    assert got[9][1].startswith("10100,31,")  # the rejected version ...
     assert got[9][2] is not None and got[9][3].startswith("10100,30,")  # ... and the kept one
     assert "wrong number of fields: expected 25, got 22" in got[10][0]
     assert got[10][1].startswith("10100,30,95.70,7,")
@@ -96,7 +107,14 @@ def test_same_file_again_is_all_duplicates(conn, tmp_path):
 
 def test_utf8_bom_and_crlf_and_blank_lines(conn, tmp_path):
     f = tmp_path / "bom.csv"
-    body = ",".join(COLUMNS) + "\r\n" + ",".join(row()) + "\r\n\r\n" + ",".join(row(ORDERLINENUMBER="2")) + "\r\n"
+    body = (
+        ",".join(COLUMNS)
+        + "\r\n"
+        + ",".join(row())
+        + "\r\n\r\n"
+        + ",".join(row(ORDERLINENUMBER="2"))
+        + "\r\n"
+    )
     f.write_bytes(codecs.BOM_UTF8 + body.encode("utf-8"))
     c = ingest(conn, f, codec="utf-8-sig")
     assert (c.read, c.loaded, c.blank_lines) == (2, 2, 1)
@@ -114,5 +132,5 @@ def test_wrong_encoding_is_a_clear_error_not_mojibake(conn, tmp_path):
 def test_a_nul_character_is_quarantined_not_a_crash(conn, tmp_path):
     c = ingest(conn, write_csv(tmp_path / "nul.csv", [row(CITY="Lule\x00a"), row(ORDERLINENUMBER="2")]))
     assert (c.read, c.loaded, c.rejected) == (2, 1, 1)
-    (line, reason, raw, _, _), = rejects(conn)
+    ((line, reason, raw, _, _),) = rejects(conn)
     assert line == 2 and reason == "the row contains a NUL character" and "Lule\\x00a" in raw

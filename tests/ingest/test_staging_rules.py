@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from support import row
 from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.errors import BadExportError
@@ -15,11 +16,22 @@ def check(**changes):
     return validate_record(row(**changes), POS)
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("2/24/2003 0:00", "2003-02-24"), ("12/1/2004 0:00", "2004-12-01"), ("2/24/2003", "2003-02-24"),
-    ("2003-02-24", "2003-02-24"), ("2003-02-24T10:30:00Z", "2003-02-24"), ("2/29/2004 0:00", "2004-02-29"),
-    ("2/29/2003 0:00", None), ("13/1/2003", None), ("24.02.2003", None), ("yesterday", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("2/24/2003 0:00", "2003-02-24"),
+        ("12/1/2004 0:00", "2004-12-01"),
+        ("2/24/2003", "2003-02-24"),
+        ("2003-02-24", "2003-02-24"),
+        ("2003-02-24T10:30:00Z", "2003-02-24"),
+        ("2/29/2004 0:00", "2004-02-29"),
+        ("2/29/2003 0:00", None),
+        ("13/1/2003", None),
+        ("24.02.2003", None),
+        ("yesterday", None),
+        ("", None),
+    ],
+)
 def test_parse_date_accepts_export_and_iso_forms_only(text, expected):
     assert parse_date(text) == expected
 
@@ -32,23 +44,29 @@ def test_good_row_is_normalised():
     assert out[COLUMNS.index("ADDRESSLINE2")] is None
 
 
-@pytest.mark.parametrize("changes,reason", [
-    ({"QUANTITYORDERED": "-5"}, "QUANTITYORDERED -5 is negative"),
-    ({"PRICEEACH": "-1.50"}, "PRICEEACH -1.50 is negative"),
-    ({"PRICEEACH": "12,50"}, "use '.' as the decimal point"),
-    ({"QUANTITYORDERED": "ten"}, "QUANTITYORDERED 'ten' is not a whole number"),
-    ({"QUANTITYORDERED": "\u0663"}, "is not a whole number"),        # an Arabic-Indic digit
-    ({"PRICEEACH": "\uff19\uff15.70"}, "PRICEEACH '\uff19\uff15.70' is not a number"),  # full-width digits
-    ({"CITY": "Lule\x00a"}, "the row contains a NUL character"),
-    ({"ORDERDATE": "2/30/2003 0:00"}, "ORDERDATE '2/30/2003 0:00' is not a date"),
-    ({"STATUS": "Lost"}, "STATUS 'Lost' is not one of"),
-    ({"DEALSIZE": "Huge"}, "DEALSIZE 'Huge' is not one of"),
-    ({"ORDERLINENUMBER": ""}, "ORDERLINENUMBER is empty"),
-    ({"ORDERLINENUMBER": "0"}, "ORDERLINENUMBER 0 is below 1"),
-    ({"CUSTOMERNAME": "x" * 300}, "CUSTOMERNAME is 300 characters long (limit 255)"),
-    ({"PRODUCTCODE": "S" * 21}, "PRODUCTCODE is 21 characters long (limit 20)"),
-    ({"MONTH_ID": "13"}, "MONTH_ID 13 is above 12"),
-])
+@pytest.mark.parametrize(
+    "changes,reason",
+    [
+        ({"QUANTITYORDERED": "-5"}, "QUANTITYORDERED -5 is negative"),
+        ({"PRICEEACH": "-1.50"}, "PRICEEACH -1.50 is negative"),
+        ({"PRICEEACH": "12,50"}, "use '.' as the decimal point"),
+        ({"QUANTITYORDERED": "ten"}, "QUANTITYORDERED 'ten' is not a whole number"),
+        ({"QUANTITYORDERED": "\u0663"}, "is not a whole number"),  # an Arabic-Indic digit
+        (
+            {"PRICEEACH": "\uff19\uff15.70"},
+            "PRICEEACH '\uff19\uff15.70' is not a number",
+        ),  # full-width digits
+        ({"CITY": "Lule\x00a"}, "the row contains a NUL character"),
+        ({"ORDERDATE": "2/30/2003 0:00"}, "ORDERDATE '2/30/2003 0:00' is not a date"),
+        ({"STATUS": "Lost"}, "STATUS 'Lost' is not one of"),
+        ({"DEALSIZE": "Huge"}, "DEALSIZE 'Huge' is not one of"),
+        ({"ORDERLINENUMBER": ""}, "ORDERLINENUMBER is empty"),
+        ({"ORDERLINENUMBER": "0"}, "ORDERLINENUMBER 0 is below 1"),
+        ({"CUSTOMERNAME": "x" * 300}, "CUSTOMERNAME is 300 characters long (limit 255)"),
+        ({"PRODUCTCODE": "S" * 21}, "PRODUCTCODE is 21 characters long (limit 20)"),
+        ({"MONTH_ID": "13"}, "MONTH_ID 13 is above 12"),
+    ],
+)
 def test_bad_values_are_rejected_with_a_reason(changes, reason):
     with pytest.raises(RowError, match=None) as exc:
         check(**changes)

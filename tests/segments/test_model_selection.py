@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+
 from vehicle_sales.segments.model_selection import choose_model, evaluate_models
 from vehicle_sales.segments.preprocessing import make_preprocessor
 
@@ -38,8 +39,17 @@ def test_table_has_exactly_every_combination(table):
 
 
 def test_table_columns_hold_sane_scores(table):
-    for col in ("algorithm", "k", "metric", "init", "silhouette", "calinski_harabasz", "davies_bouldin",
-                "loss", "fit_seconds"):
+    for col in (
+        "algorithm",
+        "k",
+        "metric",
+        "init",
+        "silhouette",
+        "calinski_harabasz",
+        "davies_bouldin",
+        "loss",
+        "fit_seconds",
+    ):
         assert col in table.columns
     assert table[["silhouette", "calinski_harabasz", "davies_bouldin", "loss"]].notna().all().all()
     assert table["silhouette"].between(-1, 1).all()
@@ -58,52 +68,77 @@ def test_evaluate_models_is_deterministic(scaled, table):
 
 def test_evaluate_models_can_leave_out_kmeans_and_restrict_the_grid(scaled):
     small = evaluate_models(scaled, ks=[3], metrics=("euclidean",), inits=("build",), include_kmeans=False)
-    assert list(zip(small.algorithm, small.k, small.metric, small.init, strict=True)) == [("pam", 3, "euclidean", "build")]
+    assert list(zip(small.algorithm, small.k, small.metric, small.init, strict=True)) == [
+        ("pam", 3, "euclidean", "build")
+    ]
 
 
 def _row(algorithm, k, metric, init, sil, ch, db):
-    return {"algorithm": algorithm, "k": k, "metric": metric, "init": init, "silhouette": sil,
-            "calinski_harabasz": ch, "davies_bouldin": db, "loss": 1.0, "fit_seconds": 0.1}
+    return {
+        "algorithm": algorithm,
+        "k": k,
+        "metric": metric,
+        "init": init,
+        "silhouette": sil,
+        "calinski_harabasz": ch,
+        "davies_bouldin": db,
+        "loss": 1.0,
+        "fit_seconds": 0.1,
+    }
 
 
 def test_choose_model_takes_the_best_mean_rank_of_silhouette_davies_bouldin_calinski_harabasz():
-    table = pd.DataFrame([
-        _row("pam", 2, "euclidean", "k-medoids++", 0.60, 100, 0.90),   # ranks 1, 3, 3 -> 2.33
-        _row("pam", 3, "euclidean", "k-medoids++", 0.55, 300, 0.60),   # ranks 2, 1, 1 -> 1.33  <- best
-        _row("pam", 4, "manhattan", "random", 0.50, 200, 0.70),        # ranks 3, 2, 2 -> 2.33
-        _row("kmeans", 3, "euclidean", "k-means++", 0.90, 900, 0.10),  # K-Means never chosen
-    ])
+    table = pd.DataFrame(
+        [
+            _row("pam", 2, "euclidean", "k-medoids++", 0.60, 100, 0.90),  # ranks 1, 3, 3 -> 2.33
+            _row("pam", 3, "euclidean", "k-medoids++", 0.55, 300, 0.60),  # ranks 2, 1, 1 -> 1.33  <- best
+            _row("pam", 4, "manhattan", "random", 0.50, 200, 0.70),  # ranks 3, 2, 2 -> 2.33
+            _row("kmeans", 3, "euclidean", "k-means++", 0.90, 900, 0.10),  # K-Means never chosen
+        ]
+    )
     chosen = choose_model(table)
-    assert (chosen["algorithm"], chosen["k"], chosen["metric"], chosen["init"]) == ("pam", 3, "euclidean",
-                                                                                   "k-medoids++")
+    assert (chosen["algorithm"], chosen["k"], chosen["metric"], chosen["init"]) == (
+        "pam",
+        3,
+        "euclidean",
+        "k-medoids++",
+    )
     assert chosen["mean_rank"] == pytest.approx(4 / 3)
     assert isinstance(chosen["k"], int) and isinstance(chosen["silhouette"], float)
 
 
 def test_choose_model_breaks_ties_by_smaller_k_then_metric_then_init_order():
-    tied = pd.DataFrame([
-        _row("pam", 4, "euclidean", "k-medoids++", 0.5, 100, 0.8),
-        _row("pam", 3, "cosine", "random", 0.5, 100, 0.8),
-        _row("pam", 3, "manhattan", "random", 0.5, 100, 0.8),
-        _row("pam", 3, "manhattan", "build", 0.5, 100, 0.8),
-    ])
+    tied = pd.DataFrame(
+        [
+            _row("pam", 4, "euclidean", "k-medoids++", 0.5, 100, 0.8),
+            _row("pam", 3, "cosine", "random", 0.5, 100, 0.8),
+            _row("pam", 3, "manhattan", "random", 0.5, 100, 0.8),
+            _row("pam", 3, "manhattan", "build", 0.5, 100, 0.8),
+        ]
+    )
     chosen = choose_model(tied)
     assert (chosen["k"], chosen["metric"], chosen["init"]) == (3, "manhattan", "build")
 
 
 def test_choose_model_ranks_a_missing_score_last():
-    table = pd.DataFrame([
-        _row("pam", 2, "euclidean", "build", None, None, None),
-        _row("pam", 5, "euclidean", "build", 0.1, 10, 2.0),
-    ])
+    table = pd.DataFrame(
+        [
+            _row("pam", 2, "euclidean", "build", None, None, None),
+            _row("pam", 5, "euclidean", "build", 0.1, 10, 2.0),
+        ]
+    )
     assert choose_model(table)["k"] == 5
 
 
 def test_choose_model_on_a_real_table_returns_one_of_its_pam_rows(table):
     chosen = choose_model(table)
     assert chosen["algorithm"] == "pam"
-    match = table[(table.k == chosen["k"]) & (table.metric == chosen["metric"]) & (table.init == chosen["init"])
-                  & (table.algorithm == "pam")]
+    match = table[
+        (table.k == chosen["k"])
+        & (table.metric == chosen["metric"])
+        & (table.init == chosen["init"])
+        & (table.algorithm == "pam")
+    ]
     assert len(match) == 1 and match.iloc[0]["silhouette"] == pytest.approx(chosen["silhouette"])
     with pytest.raises(ValueError):
         choose_model(table.iloc[0:0])

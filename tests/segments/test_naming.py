@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from vehicle_sales.segments.naming import (
     K3_NAMES,
     SEGMENT_GRID,
@@ -28,11 +29,13 @@ def population(n: int = 2000, seed: int = 0) -> np.ndarray:
 
 def test_k3_names_follow_value_champion_then_potential_loyalist_then_hibernating():
     pop = population()
-    medoids = np.array([
-        [600.0, 1, 1500],     # long gone, one small order
-        [10.0, 12, 90_000],   # very recent, very frequent, top spend
-        [120.0, 4, 14_000],   # above average everywhere
-    ])
+    medoids = np.array(
+        [
+            [600.0, 1, 1500],  # long gone, one small order
+            [10.0, 12, 90_000],  # very recent, very frequent, top spend
+            [120.0, 4, 14_000],  # above average everywhere
+        ]
+    )
     assert name_segments(medoids, pop) == ["Hibernating", "Champion", "Potential Loyalist"]
 
 
@@ -51,12 +54,25 @@ def test_scores_use_mid_rank_percentiles_with_recency_inverted():
     assert fm_score(4, 5) == 5 and fm_score(3, 4) == 4 and fm_score(1, 2) == 2
 
 
-@pytest.mark.parametrize("r, fm, expected", [
-    (5, 5, "Champions"), (5, 4, "Champions"), (4, 5, "Loyal Customers"), (3, 4, "Loyal Customers"),
-    (5, 2, "Potential Loyalists"), (4, 3, "Potential Loyalists"), (5, 1, "New Customers"),
-    (4, 1, "Promising"), (3, 3, "Need Attention"), (3, 1, "About to Sleep"), (2, 4, "At Risk"),
-    (1, 5, "Can't Lose Them"), (2, 2, "Hibernating"), (1, 1, "Lost"),
-])
+@pytest.mark.parametrize(
+    "r, fm, expected",
+    [
+        (5, 5, "Champions"),
+        (5, 4, "Champions"),
+        (4, 5, "Loyal Customers"),
+        (3, 4, "Loyal Customers"),
+        (5, 2, "Potential Loyalists"),
+        (4, 3, "Potential Loyalists"),
+        (5, 1, "New Customers"),
+        (4, 1, "Promising"),
+        (3, 3, "Need Attention"),
+        (3, 1, "About to Sleep"),
+        (2, 4, "At Risk"),
+        (1, 5, "Can't Lose Them"),
+        (2, 2, "Hibernating"),
+        (1, 1, "Lost"),
+    ],
+)
 def test_grid_maps_recency_and_frequency_monetary_scores_to_the_published_segments(r, fm, expected):
     assert grid_name(r, fm) == expected
 

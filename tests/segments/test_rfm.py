@@ -5,16 +5,17 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+
 from vehicle_sales.segments.rfm import RfmSettings, compute_snapshot, load_snapshot, start_run
 
 # order_no, customer, date, status, line amounts
 ORDERS = [
     (1, "A", date(2004, 1, 10), "Shipped", [100, 50]),
     (2, "A", date(2004, 3, 1), "Resolved", [200]),
-    (3, "A", date(2004, 7, 1), "Shipped", [300]),      # after the as-of date below
-    (4, "A", date(2004, 5, 1), "Cancelled", [999]),    # does not qualify
-    (5, "B", date(2004, 2, 15), "Shipped", [80]),      # B: a single order
-    (6, "C", date(2004, 6, 30), "On Hold", [500]),     # C: nothing qualifying by default
+    (3, "A", date(2004, 7, 1), "Shipped", [300]),  # after the as-of date below
+    (4, "A", date(2004, 5, 1), "Cancelled", [999]),  # does not qualify
+    (5, "B", date(2004, 2, 15), "Shipped", [80]),  # B: a single order
+    (6, "C", date(2004, 6, 30), "On Hold", [500]),  # C: nothing qualifying by default
 ]
 
 
@@ -22,15 +23,21 @@ ORDERS = [
 def orders_db(conn):
     ids = {}
     for name in ("A", "B", "C"):
-        ids[name] = conn.execute("INSERT INTO customers (company_name) VALUES (%s) RETURNING customer_id",
-                                 (name,)).fetchone()[0]
+        ids[name] = conn.execute(
+            "INSERT INTO customers (company_name) VALUES (%s) RETURNING customer_id", (name,)
+        ).fetchone()[0]
     conn.execute("INSERT INTO products (product_code) VALUES ('S10_0001')")
     for order_no, name, day, status, amounts in ORDERS:
-        conn.execute("INSERT INTO orders (order_no, customer_id, order_date, status, deal_size)"
-                     " VALUES (%s, %s, %s, %s, 'Small')", (order_no, ids[name], day, status))
+        conn.execute(
+            "INSERT INTO orders (order_no, customer_id, order_date, status, deal_size)"
+            " VALUES (%s, %s, %s, %s, 'Small')",
+            (order_no, ids[name], day, status),
+        )
         for line, amount in enumerate(amounts, 1):
-            conn.execute("INSERT INTO order_lines VALUES (%s, %s, 'S10_0001', 1, %s, %s)",
-                         (order_no, line, amount, amount))
+            conn.execute(
+                "INSERT INTO order_lines VALUES (%s, %s, 'S10_0001', 1, %s, %s)",
+                (order_no, line, amount, amount),
+            )
     conn.commit()
     return conn, ids
 
@@ -68,7 +75,7 @@ def test_as_of_recency_reference_counts_days_to_the_as_of_date(orders_db):
 def test_statuses_are_configurable(orders_db):
     conn, ids = orders_db
     got = rfm(conn, ids, RfmSettings(as_of=date(2004, 6, 30), statuses=("Shipped", "Resolved", "On Hold")))
-    assert got["C"] == (0, 1, 500.0)   # C's order is now the latest qualifying one
+    assert got["C"] == (0, 1, 500.0)  # C's order is now the latest qualifying one
     assert got["A"][0] == (date(2004, 6, 30) - date(2004, 3, 1)).days
 
 

@@ -15,6 +15,7 @@ from scipy.spatial.distance import cdist
 from sklearn.metrics import pairwise_distances, silhouette_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import RobustScaler
+
 from vehicle_sales.segments import kmedoids as kmedoids_module
 from vehicle_sales.segments.fit import SegmentationResult, fit_segments
 from vehicle_sales.segments.kmedoids import KMedoidsPAM
@@ -49,11 +50,15 @@ def three_group_rfm(seed: int = 7) -> tuple[pd.DataFrame, np.ndarray]:
     ]
     frames, truth = [], []
     for name, size, rec, freq, mon in groups:
-        frames.append(pd.DataFrame({
-            "recency_days": rng.integers(rec[0], rec[1] + 1, size),
-            "frequency": rng.integers(freq[0], freq[1] + 1, size),
-            "monetary": rng.uniform(mon[0], mon[1], size).round(2),
-        }))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "recency_days": rng.integers(rec[0], rec[1] + 1, size),
+                    "frequency": rng.integers(freq[0], freq[1] + 1, size),
+                    "monetary": rng.uniform(mon[0], mon[1], size).round(2),
+                }
+            )
+        )
         truth += [name] * size
     df = pd.concat(frames, ignore_index=True)
     order = rng.permutation(len(df))  # customers in no particular order
@@ -64,6 +69,7 @@ def three_group_rfm(seed: int = 7) -> tuple[pd.DataFrame, np.ndarray]:
 
 # ----------------------------------------------------------------------------- preprocessing
 
+
 def test_rfm_transformer_computes_neg_sqrt_recency_and_log1p_frequency_and_monetary():
     X = np.array([[0, 0, 0], [4, 1, 9], [9, np.e - 1, 99]], dtype=float)
     out = RFMTransformer().fit_transform(X)
@@ -73,23 +79,30 @@ def test_rfm_transformer_computes_neg_sqrt_recency_and_log1p_frequency_and_monet
 
 
 def test_rfm_transformer_takes_dataframe_columns_by_name_ignoring_others():
-    df = pd.DataFrame({"monetary": [99.0, 0.0], "customer_id": [1, 2], "frequency": [1, 3],
-                       "recency_days": [16, 25]})
+    df = pd.DataFrame(
+        {"monetary": [99.0, 0.0], "customer_id": [1, 2], "frequency": [1, 3], "recency_days": [16, 25]}
+    )
     out = RFMTransformer().fit_transform(df)
     np.testing.assert_allclose(out, [[-4, np.log(2), np.log(100)], [-5, np.log(4), 0]])
-    assert list(RFMTransformer().get_feature_names_out()) == ["recency_neg_sqrt", "frequency_log1p",
-                                                              "monetary_log1p"]
+    assert list(RFMTransformer().get_feature_names_out()) == [
+        "recency_neg_sqrt",
+        "frequency_log1p",
+        "monetary_log1p",
+    ]
 
 
-@pytest.mark.parametrize("bad, message", [
-    ([[1, 2, -3.0]], "non-negative"),
-    ([[-1, 2, 3.0]], "non-negative"),
-    ([[1, np.nan, 3.0]], "finite"),
-    ([[1, 2, np.inf]], "finite"),
-    ([[1, 2]], "3 columns"),
-    (np.empty((0, 3)), "no rows"),
-    ([["a", 2, 3]], "numeric"),
-])
+@pytest.mark.parametrize(
+    "bad, message",
+    [
+        ([[1, 2, -3.0]], "non-negative"),
+        ([[-1, 2, 3.0]], "non-negative"),
+        ([[1, np.nan, 3.0]], "finite"),
+        ([[1, 2, np.inf]], "finite"),
+        ([[1, 2]], "3 columns"),
+        (np.empty((0, 3)), "no rows"),
+        ([["a", 2, 3]], "numeric"),
+    ],
+)
 def test_rfm_transformer_rejects_invalid_input_with_a_clear_value_error(bad, message):
     with pytest.raises(ValueError, match=message):
         RFMTransformer().fit_transform(np.asarray(bad, dtype=object) if message == "numeric" else bad)
@@ -97,7 +110,9 @@ def test_rfm_transformer_rejects_invalid_input_with_a_clear_value_error(bad, mes
 
 def test_rfm_transformer_names_the_missing_dataframe_columns():
     with pytest.raises(ValueError, match="monetary"):
-        RFMTransformer().fit_transform(pd.DataFrame({"recency_days": [1], "frequency": [1], "x": [1], "y": [2]}))
+        RFMTransformer().fit_transform(
+            pd.DataFrame({"recency_days": [1], "frequency": [1], "x": [1], "y": [2]})
+        )
 
 
 def test_make_preprocessor_is_rfm_transform_then_robust_scaler():
@@ -111,6 +126,7 @@ def test_make_preprocessor_is_rfm_transform_then_robust_scaler():
 
 
 # ----------------------------------------------------------------------------- K-Medoids quality
+
 
 def test_loss_never_exceeds_build_swap_pam_on_small_random_sets():
     strictly_better = 0
@@ -177,13 +193,16 @@ def test_predict_matches_the_training_labels_and_the_nearest_medoid_of_new_point
     np.testing.assert_array_equal(model.predict(new), expected)
 
 
-@pytest.mark.parametrize("params", [
-    {"method": "pam"},
-    {"method": "fasterpam"},
-    {"method": "clara", "clara_sample_size": 150},
-    {"init": "random"},
-    {"init": "build"},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"method": "pam"},
+        {"method": "fasterpam"},
+        {"method": "clara", "clara_sample_size": 150},
+        {"init": "random"},
+        {"init": "build"},
+    ],
+)
 def test_fit_is_deterministic_for_a_fixed_random_state(params):
     X = blobs(400, 11)
     a = KMedoidsPAM(n_clusters=4, random_state=42, **params).fit(X)
@@ -204,7 +223,9 @@ def test_auto_method_uses_pam_then_fasterpam_then_clara_as_n_grows():
 
 
 def test_clara_on_3000_points_is_within_a_few_percent_of_fasterpam_on_the_full_matrix():
-    X = make_preprocessor().fit_transform(np.random.default_rng(3).uniform(0, 1, (3000, 3)) ** [1, 3, 4] * 1000)
+    X = make_preprocessor().fit_transform(
+        np.random.default_rng(3).uniform(0, 1, (3000, 3)) ** [1, 3, 4] * 1000
+    )
     full = KMedoidsPAM(n_clusters=3, method="fasterpam", n_init=3).fit(X)
     clara = KMedoidsPAM(n_clusters=3, clara_threshold=1000, clara_sample_size=500).fit(X)
     assert full.method_used_ == "fasterpam" and clara.method_used_ == "clara"
@@ -231,7 +252,9 @@ def test_clara_never_allocates_an_n_by_n_matrix(monkeypatch):
         tracemalloc.stop()
     assert model.method_used_ == "clara"
     assert shapes and max(shapes) == sample and len(shapes) == model.clara_samples
-    assert peak < n * n * 4 / 4, f"peak {peak / 2**20:.1f} MiB: an n x n float32 matrix is {n * n * 4 / 2**20:.0f} MiB"
+    assert peak < n * n * 4 / 4, (
+        f"peak {peak / 2**20:.1f} MiB: an n x n float32 matrix is {n * n * 4 / 2**20:.0f} MiB"
+    )
 
 
 def test_duplicate_points_and_fewer_distinct_points_than_clusters_still_fit():
@@ -241,19 +264,23 @@ def test_duplicate_points_and_fewer_distinct_points_than_clusters_still_fit():
     assert model.inertia_ == pytest.approx(0.0)
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"metric": "chebyshev"}, "metric"),
-    ({"init": "k-means++"}, "init"),
-    ({"method": "alternate"}, "method"),
-    ({"n_clusters": 0}, "n_clusters"),
-    ({"n_clusters": 11}, "at least 11 samples"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"metric": "chebyshev"}, "metric"),
+        ({"init": "k-means++"}, "init"),
+        ({"method": "alternate"}, "method"),
+        ({"n_clusters": 0}, "n_clusters"),
+        ({"n_clusters": 11}, "at least 11 samples"),
+    ],
+)
 def test_invalid_parameters_raise_value_error(params, message):
     with pytest.raises(ValueError, match=message):
         KMedoidsPAM(**params).fit(blobs(10, 0))
 
 
 # ----------------------------------------------------------------------------- metrics
+
 
 def test_clustering_metrics_match_sklearn_and_are_none_for_a_single_cluster():
     X = blobs(120, 4)
@@ -262,7 +289,10 @@ def test_clustering_metrics_match_sklearn_and_are_none_for_a_single_cluster():
     assert m["silhouette"] == pytest.approx(silhouette_score(X, labels))
     assert m["calinski_harabasz"] > 0 and m["davies_bouldin"] > 0
     assert clustering_metrics(X, np.zeros(120, dtype=int)) == {
-        "silhouette": None, "calinski_harabasz": None, "davies_bouldin": None}
+        "silhouette": None,
+        "calinski_harabasz": None,
+        "davies_bouldin": None,
+    }
 
 
 def test_clustering_metrics_samples_the_silhouette_on_large_inputs():
@@ -275,6 +305,7 @@ def test_clustering_metrics_samples_the_silhouette_on_large_inputs():
 
 
 # ----------------------------------------------------------------------------- fit_segments
+
 
 def test_fit_segments_names_three_obvious_groups_champion_loyalist_hibernating():
     rfm, truth = three_group_rfm()

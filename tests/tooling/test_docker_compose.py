@@ -168,7 +168,9 @@ def test_airflow_services_are_built_from_the_dockerfile_with_the_common_anchor(s
         svc = services[name]
         assert svc.get("build") == ".", f"{name} does not use the image built from ./Dockerfile"
         assert svc.get("image") == services["airflow-apiserver"]["image"], f"{name} uses another image"
-        assert raw["services"][name]["volumes"] == common_volumes, f"{name} does not share the anchor's volumes"
+        assert raw["services"][name]["volumes"] == common_volumes, (
+            f"{name} does not share the anchor's volumes"
+        )
         targets = {target for _, target in volume_specs(svc)}
         for d in BUNDLE_DIRS:
             assert f"{AIRFLOW_ROOT}/{d}" in targets, f"{name} does not mount ./{d} at {AIRFLOW_ROOT}/{d}"
@@ -179,19 +181,28 @@ def test_airflow_services_are_built_from_the_dockerfile_with_the_common_anchor(s
 
 def test_bundle_directories_are_mounted_from_the_repository(services):
     for d in BUNDLE_DIRS:
-        sources = {src for src, target in volume_specs(services["airflow-worker"])
-                   if target == f"{AIRFLOW_ROOT}/{d}"}
+        sources = {
+            src for src, target in volume_specs(services["airflow-worker"]) if target == f"{AIRFLOW_ROOT}/{d}"
+        }
         assert sources and all((ROOT / src).resolve() == ROOT / d for src in sources), (
             f"{AIRFLOW_ROOT}/{d} is not mounted from ./{d}: {sources}"
         )
 
 
-@pytest.mark.parametrize("source", sorted({
-    src
-    for svc in (yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8")) or {}).get("services", {}).values()
-    for src, _ in volume_specs(svc)
-    if is_bind(src)
-}) or ["<no bind mounts found>"])
+@pytest.mark.parametrize(
+    "source",
+    sorted(
+        {
+            src
+            for svc in (yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8")) or {})
+            .get("services", {})
+            .values()
+            for src, _ in volume_specs(svc)
+            if is_bind(src)
+        }
+    )
+    or ["<no bind mounts found>"],
+)
 def test_every_bind_mounted_path_exists_in_the_repository(source):
     assert source != "<no bind mounts found>", "docker-compose.yaml mounts nothing from the repository"
     assert source.startswith("./"), f"bind mount {source!r} is not relative to the repository"
@@ -223,8 +234,10 @@ def test_include_and_plugins_are_importable_in_the_containers(services):
         assert env.get("VEHICLE_SALES_HOME") == AIRFLOW_ROOT, f"{name}: sql/ and data/ would not be found"
     image_env = dict(
         word.split("=", 1)
-        for instr, args in dockerfile_instructions() if instr == "ENV"
-        for word in shlex.split(args) if "=" in word
+        for instr, args in dockerfile_instructions()
+        if instr == "ENV"
+        for word in shlex.split(args)
+        if "=" in word
     )
     image_path = image_env.get("PYTHONPATH", "").split(":")
     assert {f"{AIRFLOW_ROOT}/include", f"{AIRFLOW_ROOT}/plugins"} <= set(image_path), (
@@ -325,13 +338,21 @@ def test_secrets_come_from_env_variables_only():
 
 
 def test_env_example_sets_every_required_variable_with_placeholders(example_env):
-    required = {m.group("name") for m in _VAR.finditer(COMPOSE_FILE.read_text(encoding="utf-8"))
-                if m.group("op") in (":?", "?")}
+    required = {
+        m.group("name")
+        for m in _VAR.finditer(COMPOSE_FILE.read_text(encoding="utf-8"))
+        if m.group("op") in (":?", "?")
+    }
     assert required, "compose has no required variables: secrets would have defaults"
     for name in sorted(required):
         assert example_env.get(name), f".env.example does not set {name}"
-    for name in ("AIRFLOW_UID", "_AIRFLOW_WWW_USER_USERNAME", "_AIRFLOW_WWW_USER_PASSWORD",
-                 "SALES_DB_PASSWORD", "AIRFLOW_CONN_ARCGIS_GEOCODING"):
+    for name in (
+        "AIRFLOW_UID",
+        "_AIRFLOW_WWW_USER_USERNAME",
+        "_AIRFLOW_WWW_USER_PASSWORD",
+        "SALES_DB_PASSWORD",
+        "AIRFLOW_CONN_ARCGIS_GEOCODING",
+    ):
         assert name in example_env, f".env.example does not mention {name}"
     for name, value in example_env.items():
         if re.search(r"PASSWORD|SECRET", name):
@@ -391,14 +412,28 @@ def _compose_cli() -> list[str] | None:
 def test_docker_compose_config_accepts_the_file(tmp_path):
     cli = _compose_cli()
     if cli is None:
-        pytest.skip("`docker compose version` does not work here (no Docker Compose CLI): "
-                    "docker-compose.yaml was checked by parsing only")
+        pytest.skip(
+            "`docker compose version` does not work here (no Docker Compose CLI): "
+            "docker-compose.yaml was checked by parsing only"
+        )
     env_file = tmp_path / ".env"
     shutil.copy(ENV_EXAMPLE, env_file)
     out = subprocess.run(
-        [*cli, "--project-directory", str(ROOT), "--env-file", str(env_file), "-f", str(COMPOSE_FILE),
-         "--profile", "flower", "config"],
-        capture_output=True, text=True, timeout=120,
+        [
+            *cli,
+            "--project-directory",
+            str(ROOT),
+            "--env-file",
+            str(env_file),
+            "-f",
+            str(COMPOSE_FILE),
+            "--profile",
+            "flower",
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert out.returncode == 0, out.stderr
     resolved = yaml.safe_load(out.stdout)

@@ -57,7 +57,7 @@ def test_no_import_cycles():
         state[node] = 1
         for nxt in sorted(edges[node]):
             if state.get(nxt) == 1:
-                cycles.append(path[path.index(nxt):] + [nxt] if nxt in path else [node, nxt])
+                cycles.append(path[path.index(nxt) :] + [nxt] if nxt in path else [node, nxt])
             elif nxt not in state:
                 visit(nxt, path + [nxt])
         state[node] = 2
@@ -86,21 +86,35 @@ def test_no_module_uses_another_module_s_private_names():
                     if a.name.startswith("vehicle_sales"):
                         aliases[a.asname or a.name] = a.name
         for node in ast.walk(tree):
-            if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")
-                    and isinstance(node.value, ast.Name) and aliases.get(node.value.id) in mods):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+                and isinstance(node.value, ast.Name)
+                and aliases.get(node.value.id) in mods
+            ):
                 offences.append(f"{name}: {node.value.id}.{node.attr}")
     assert not offences, offences
 
 
 def test_the_package_imports_no_airflow_and_no_heavy_library_at_module_level():
     names = sorted(set(modules()) - AIRFLOW_AT_IMPORT)
-    code = ("import importlib, sys\n"
-            f"for m in {names!r}: importlib.import_module(m)\n"
-            "print(sorted(m for m in ('airflow', 'pandas', 'matplotlib', 'requests') if m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={"PYTHONPATH": f"{ROOT / 'include'}:{ROOT}", "PATH": "/usr/bin:/bin"})
+    code = (
+        "import importlib, sys\n"
+        f"for m in {names!r}: importlib.import_module(m)\n"
+        "print(sorted(m for m in ('airflow', 'pandas', 'matplotlib', 'requests') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PYTHONPATH": f"{ROOT / 'include'}:{ROOT}", "PATH": "/usr/bin:/bin"},
+    )
     # pandas/numpy may come with the segmentation modules; Airflow and the HTTP and chart libraries not
-    assert "airflow" not in out.stdout and "matplotlib" not in out.stdout and "requests" not in out.stdout, out.stdout
+    assert "airflow" not in out.stdout and "matplotlib" not in out.stdout and "requests" not in out.stdout, (
+        out.stdout
+    )
 
 
 def test_the_runtime_package_does_not_import_dev_tools():

@@ -16,7 +16,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _pg_ctl() -> str | None:
-    found = shutil.which("pg_ctl") or next(iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))), None)
+    found = shutil.which("pg_ctl") or next(
+        iter(sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))), None
+    )
     return str(found) if found else None
 
 
@@ -24,10 +26,20 @@ def _pg_ctl() -> str | None:
 def test_private_cluster_is_started_when_no_server_is_reachable():
     # a folder the postgres user can reach (pytest's tmp_path is private to root)
     data = Path(tempfile.mkdtemp(prefix="vsr-pgtest-"))
-    env = {**os.environ, "VSR_PRIVATE_PG": "1", "VSR_PRIVATE_PG_DIR": str(data), "VSR_PRIVATE_PG_PORT": "55499"}
+    env = {
+        **os.environ,
+        "VSR_PRIVATE_PG": "1",
+        "VSR_PRIVATE_PG_DIR": str(data),
+        "VSR_PRIVATE_PG_PORT": "55499",
+    }
     env.pop("SALES_DB_URL", None)
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "provision_db.py"), "--database", "demo_db"],
-                         env=env, capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "provision_db.py"), "--database", "demo_db"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     try:
         assert out.returncode == 0, out.stderr
         url = out.stdout.strip().splitlines()[-1]
@@ -44,7 +56,12 @@ def test_private_cluster_is_started_when_no_server_is_reachable():
 
 def test_unreachable_sales_db_url_is_a_clear_error():
     env = {**os.environ, "SALES_DB_URL": "postgresql://nobody:secret@127.0.0.1:1/none"}
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "provision_db.py")], env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "provision_db.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert out.returncode != 0
     assert "does not accept connections" in out.stderr and "secret" not in out.stderr

@@ -5,11 +5,10 @@ from __future__ import annotations
 import csv
 import io
 
+from devtools import sample_data
 from vehicle_sales.common.columns import COLUMNS, STATUSES
 from vehicle_sales.common.paths import SAMPLE_CSV
 from vehicle_sales.ingest.rows import RowValidator
-
-from devtools import sample_data
 
 
 def rows(raw: bytes) -> list[list[str]]:

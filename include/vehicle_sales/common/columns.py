@@ -9,15 +9,44 @@ from __future__ import annotations
 
 # In the order of raw_orders_csv (and of the usual export).
 COLUMNS: tuple[str, ...] = (
-    "ORDERNUMBER", "QUANTITYORDERED", "PRICEEACH", "ORDERLINENUMBER", "SALES", "ORDERDATE", "STATUS",
-    "QTR_ID", "MONTH_ID", "YEAR_ID", "PRODUCTLINE", "MSRP", "PRODUCTCODE", "CUSTOMERNAME", "PHONE",
-    "ADDRESSLINE1", "ADDRESSLINE2", "CITY", "STATE", "POSTALCODE", "COUNTRY", "TERRITORY",
-    "CONTACTLASTNAME", "CONTACTFIRSTNAME", "DEALSIZE",
+    "ORDERNUMBER",
+    "QUANTITYORDERED",
+    "PRICEEACH",
+    "ORDERLINENUMBER",
+    "SALES",
+    "ORDERDATE",
+    "STATUS",
+    "QTR_ID",
+    "MONTH_ID",
+    "YEAR_ID",
+    "PRODUCTLINE",
+    "MSRP",
+    "PRODUCTCODE",
+    "CUSTOMERNAME",
+    "PHONE",
+    "ADDRESSLINE1",
+    "ADDRESSLINE2",
+    "CITY",
+    "STATE",
+    "POSTALCODE",
+    "COUNTRY",
+    "TERRITORY",
+    "CONTACTLASTNAME",
+    "CONTACTFIRSTNAME",
+    "DEALSIZE",
 )
 # Without these a row cannot become an order line of a known customer and product.
 REQUIRED: tuple[str, ...] = (
-    "ORDERNUMBER", "QUANTITYORDERED", "PRICEEACH", "ORDERLINENUMBER", "ORDERDATE", "STATUS",
-    "PRODUCTCODE", "CUSTOMERNAME", "COUNTRY", "DEALSIZE",
+    "ORDERNUMBER",
+    "QUANTITYORDERED",
+    "PRICEEACH",
+    "ORDERLINENUMBER",
+    "ORDERDATE",
+    "STATUS",
+    "PRODUCTCODE",
+    "CUSTOMERNAME",
+    "COUNTRY",
+    "DEALSIZE",
 )
 # An order line is identified by (order, line); every other column is a value of it.
 KEY: tuple[str, str] = ("ORDERNUMBER", "ORDERLINENUMBER")

@@ -137,60 +137,152 @@ class Setting:
     @property
     def label(self) -> str:
         """How error messages name it: 'n_clusters / rfm_n_clusters'."""
-        return " / ".join(n for n in (self.param, self.variable) if n) if self.param and self.variable \
+        return (
+            " / ".join(n for n in (self.param, self.variable) if n)
+            if self.param and self.variable
             else (self.variable or self.param or self.field)
+        )
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("sales_source", parse_text, variable="sales_source", param="source",
-            help="path, `file://` or http(s) URL of the export",
-            default_help="unset or `sample`: the bundled `data/sample_sales_data.csv`",
-            param_title="Source override", param_type=("null", "string"),
-            param_description="Path or http(s) URL of an export for this run only. "
-                              "Empty: Variable sales_source (unset = the bundled sample)."),
-    Setting("sales_source_encoding", parse_codec, variable="sales_source_encoding", default="auto",
-            help="`auto` (detected) or a Python codec name: `utf-8`, `cp1252`, `cp850`, `latin-1`…"),
-    Setting("download_dir", folder_under_home("sales_downloads"), variable="sales_download_dir",
-            help="where URLs are downloaded; must be shared by Celery workers",
-            default_help="`$AIRFLOW_HOME/sales_downloads`"),
-    Setting("as_of_date", parse_date, param="as_of_date",
-            help="compute RFM as of this date (YYYY-MM-DD)", default_help="the run's logical date",
-            param_title="As-of date", param_type=("null", "string"), param_extra={"format": "date"},
-            param_description="Compute RFM as of this date (YYYY-MM-DD). Empty: the run's logical date."),
-    Setting("rfm_order_statuses", parse_statuses, variable="rfm_order_statuses", default="Shipped,Resolved",
-            help="statuses that count as orders for RFM"),
-    Setting("rfm_lookback_days", int_between(0, 36500), variable="rfm_lookback_days", default="0",
-            help="window before the as-of date, `0` = all history"),
-    Setting("rfm_recency_reference", one_of(RECENCY_REFERENCES), variable="rfm_recency_reference",
-            default="last_order",
-            help="`last_order` (days to the latest qualifying order) or `as_of`"),
-    Setting("rfm_n_clusters", int_between(2, 12), variable="rfm_n_clusters", param="n_clusters", default="3",
-            help="number of segments, 2–12", param_title="Number of segments",
-            param_type=("null", "integer"), param_extra={"minimum": 2, "maximum": 12},
-            param_description="Empty: Variable rfm_n_clusters (default 3)."),
-    Setting("rfm_metric", one_of(METRICS), variable="rfm_metric", default="euclidean",
-            help="`euclidean`, `manhattan` or `cosine`"),
-    Setting("rfm_model_selection", parse_bool, variable="rfm_model_selection", param="model_selection",
-            default="false", help="compare models over k, metric and init, and use the best",
-            param_title="Model selection", param_type=("null", "boolean"),
-            param_description="Compare K-Means/PAM over k, metric and init and record the table; the best "
-                              "model's k, metric and init then replace the number of segments. Empty: "
-                              "Variable rfm_model_selection (default off)."),
-    Setting("rfm_random_state", int_between(0, 2**31 - 1), variable="rfm_random_state", default="0",
-            help="seed of every random choice of the segmentation"),
-    Setting("reports_dir", folder_under_home("reports"), variable="rfm_reports_dir",
-            help="where reports are written", default_help="`$AIRFLOW_HOME/reports`"),
-    Setting("geocode_enabled", parse_bool, variable="geocode_enabled", param="geocoding", default="true",
-            help="geocoding on/off", param_title="Geocode addresses", param_type=("null", "boolean"),
-            param_description="Call the ArcGIS geocoder (connection arcgis_geocoding) for new or changed "
-                              "addresses. Empty: Variable geocode_enabled (default on). Skipped when the "
-                              "connection is not configured."),
-    Setting("geocode_min_score", float_between(0, 100), variable="geocode_min_score", default="80",
-            help="match score at or above which a geocoded address replaces ours"),
-    Setting("geocode_max_requests", int_between(0, 10_000_000), variable="geocode_max_requests", default="200",
-            help="HTTP requests per run to the geocoder, retries included"),
-    Setting("geocode_requests_per_second", float_between(0.01, 1000), variable="geocode_requests_per_second",
-            default="5", help="request rate to the geocoder"),
+    Setting(
+        "sales_source",
+        parse_text,
+        variable="sales_source",
+        param="source",
+        help="path, `file://` or http(s) URL of the export",
+        default_help="unset or `sample`: the bundled `data/sample_sales_data.csv`",
+        param_title="Source override",
+        param_type=("null", "string"),
+        param_description="Path or http(s) URL of an export for this run only. "
+        "Empty: Variable sales_source (unset = the bundled sample).",
+    ),
+    Setting(
+        "sales_source_encoding",
+        parse_codec,
+        variable="sales_source_encoding",
+        default="auto",
+        help="`auto` (detected) or a Python codec name: `utf-8`, `cp1252`, `cp850`, `latin-1`…",
+    ),
+    Setting(
+        "download_dir",
+        folder_under_home("sales_downloads"),
+        variable="sales_download_dir",
+        help="where URLs are downloaded; must be shared by Celery workers",
+        default_help="`$AIRFLOW_HOME/sales_downloads`",
+    ),
+    Setting(
+        "as_of_date",
+        parse_date,
+        param="as_of_date",
+        help="compute RFM as of this date (YYYY-MM-DD)",
+        default_help="the run's logical date",
+        param_title="As-of date",
+        param_type=("null", "string"),
+        param_extra={"format": "date"},
+        param_description="Compute RFM as of this date (YYYY-MM-DD). Empty: the run's logical date.",
+    ),
+    Setting(
+        "rfm_order_statuses",
+        parse_statuses,
+        variable="rfm_order_statuses",
+        default="Shipped,Resolved",
+        help="statuses that count as orders for RFM",
+    ),
+    Setting(
+        "rfm_lookback_days",
+        int_between(0, 36500),
+        variable="rfm_lookback_days",
+        default="0",
+        help="window before the as-of date, `0` = all history",
+    ),
+    Setting(
+        "rfm_recency_reference",
+        one_of(RECENCY_REFERENCES),
+        variable="rfm_recency_reference",
+        default="last_order",
+        help="`last_order` (days to the latest qualifying order) or `as_of`",
+    ),
+    Setting(
+        "rfm_n_clusters",
+        int_between(2, 12),
+        variable="rfm_n_clusters",
+        param="n_clusters",
+        default="3",
+        help="number of segments, 2–12",
+        param_title="Number of segments",
+        param_type=("null", "integer"),
+        param_extra={"minimum": 2, "maximum": 12},
+        param_description="Empty: Variable rfm_n_clusters (default 3).",
+    ),
+    Setting(
+        "rfm_metric",
+        one_of(METRICS),
+        variable="rfm_metric",
+        default="euclidean",
+        help="`euclidean`, `manhattan` or `cosine`",
+    ),
+    Setting(
+        "rfm_model_selection",
+        parse_bool,
+        variable="rfm_model_selection",
+        param="model_selection",
+        default="false",
+        help="compare models over k, metric and init, and use the best",
+        param_title="Model selection",
+        param_type=("null", "boolean"),
+        param_description="Compare K-Means/PAM over k, metric and init and record the table; the best "
+        "model's k, metric and init then replace the number of segments. Empty: "
+        "Variable rfm_model_selection (default off).",
+    ),
+    Setting(
+        "rfm_random_state",
+        int_between(0, 2**31 - 1),
+        variable="rfm_random_state",
+        default="0",
+        help="seed of every random choice of the segmentation",
+    ),
+    Setting(
+        "reports_dir",
+        folder_under_home("reports"),
+        variable="rfm_reports_dir",
+        help="where reports are written",
+        default_help="`$AIRFLOW_HOME/reports`",
+    ),
+    Setting(
+        "geocode_enabled",
+        parse_bool,
+        variable="geocode_enabled",
+        param="geocoding",
+        default="true",
+        help="geocoding on/off",
+        param_title="Geocode addresses",
+        param_type=("null", "boolean"),
+        param_description="Call the ArcGIS geocoder (connection arcgis_geocoding) for new or changed "
+        "addresses. Empty: Variable geocode_enabled (default on). Skipped when the "
+        "connection is not configured.",
+    ),
+    Setting(
+        "geocode_min_score",
+        float_between(0, 100),
+        variable="geocode_min_score",
+        default="80",
+        help="match score at or above which a geocoded address replaces ours",
+    ),
+    Setting(
+        "geocode_max_requests",
+        int_between(0, 10_000_000),
+        variable="geocode_max_requests",
+        default="200",
+        help="HTTP requests per run to the geocoder, retries included",
+    ),
+    Setting(
+        "geocode_requests_per_second",
+        float_between(0.01, 1000),
+        variable="geocode_requests_per_second",
+        default="5",
+        help="request rate to the geocoder",
+    ),
 )
 SETTING_BY_FIELD: dict[str, Setting] = {s.field: s for s in SETTINGS}
 
@@ -226,8 +318,10 @@ def _variable_getter() -> Callable[[str, str | None], str | None]:
     return get
 
 
-def load_config(params: Mapping[str, Any] | None = None,
-                get_variable: Callable[[str, str | None], str | None] | None = None) -> PipelineConfig:
+def load_config(
+    params: Mapping[str, Any] | None = None,
+    get_variable: Callable[[str, str | None], str | None] | None = None,
+) -> PipelineConfig:
     """Build the configuration from Params (``params``) over Variables over defaults."""
     params = dict(params or {})
     get = get_variable or _variable_getter()
@@ -244,9 +338,17 @@ def dag_params() -> dict[str, Any]:
     """The DAG's Params (trigger form), one per setting that has one; each empty by default."""
     from airflow.sdk import Param
 
-    return {s.param: Param(None, type=list(s.param_type), title=s.param_title, description=s.param_description,
-                           **s.param_extra)
-            for s in SETTINGS if s.param}
+    return {
+        s.param: Param(
+            None,
+            type=list(s.param_type),
+            title=s.param_title,
+            description=s.param_description,
+            **s.param_extra,
+        )
+        for s in SETTINGS
+        if s.param
+    }
 
 
 def settings_markdown() -> str:
@@ -260,7 +362,9 @@ def settings_markdown() -> str:
     return "\n".join(lines)
 
 
-assert {s.field for s in SETTINGS} == {f.name for f in fields(PipelineConfig)}, "SETTINGS and PipelineConfig differ"
+assert {s.field for s in SETTINGS} == {f.name for f in fields(PipelineConfig)}, (
+    "SETTINGS and PipelineConfig differ"
+)
 
 if __name__ == "__main__":  # python -m vehicle_sales.common.config: print the README table
     print(settings_markdown())

@@ -37,16 +37,25 @@ def environment() -> jinja2.Environment:
     """The Jinja environment of ``sql/`` outside Airflow (the DAG's is configured alike)."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(SQL_DIR)), autoescape=False,
-                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(SQL_DIR)),
+        autoescape=False,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
     env.globals.update(MACROS)
     return env
 
 
 def render_template(name: str, dag_id: str = "", run_id: str = "", task_id: str = "", **extra: Any) -> str:
     """An operator template rendered as the DAG's task would render it (for tests and tools)."""
-    context = {"dag": SimpleNamespace(dag_id=dag_id), "run_id": run_id,
-               "task": SimpleNamespace(task_id=task_id), "params": {}, **extra}
+    context = {
+        "dag": SimpleNamespace(dag_id=dag_id),
+        "run_id": run_id,
+        "task": SimpleNamespace(task_id=task_id),
+        "params": {},
+        **extra,
+    }
     return environment().get_template(name).render(**context)
 
 
@@ -65,8 +74,9 @@ def _frozen(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def run(conn: psycopg.Connection, name: str, params: dict[str, Any] | None = None,
-        **structure: Any) -> psycopg.ClientCursor:
+def run(
+    conn: psycopg.Connection, name: str, params: dict[str, Any] | None = None, **structure: Any
+) -> psycopg.ClientCursor:
     """Execute the script ``sql/<name>`` with the named ``params`` (bound client-side, so the
     script may hold several statements); returns the cursor, holding the last statement's rows."""
     import psycopg

@@ -69,7 +69,7 @@ def classify(score: Any, status: Any, min_score: float) -> str:
 
     ``U`` (or no status and no score) is unmatched. ``M`` with ``score >= min_score`` is matched. A tie
     (``T``: several equally good candidates) is never trusted to overwrite an address: low_score."""
-    status = (str(status).strip().upper() if status is not None else "")
+    status = str(status).strip().upper() if status is not None else ""
     try:
         s = float(score) if score is not None else None
     except (TypeError, ValueError):
@@ -81,8 +81,9 @@ def classify(score: Any, status: Any, min_score: float) -> str:
     return "matched" if s is not None and s >= min_score else "low_score"
 
 
-def map_country(code: Any, alpha3_known: Iterable[str] | None = None,
-                alpha2_to_alpha3: dict[str, str] | None = None) -> str | None:
+def map_country(
+    code: Any, alpha3_known: Iterable[str] | None = None, alpha2_to_alpha3: dict[str, str] | None = None
+) -> str | None:
     """The service's country code (ISO 3166 alpha-3; alpha-2 accepted too) as our ``country_code``
     (alpha-3, a key of ``iso_country_codes``); None when unknown."""
     if code is None:
@@ -95,8 +96,12 @@ def map_country(code: Any, alpha3_known: Iterable[str] | None = None,
     return None
 
 
-def standardised_fields(original: Sequence[Any], attrs: dict[str, Any], alpha3_known: Iterable[str] | None = None,
-                        alpha2_to_alpha3: dict[str, str] | None = None) -> tuple[Any, ...]:
+def standardised_fields(
+    original: Sequence[Any],
+    attrs: dict[str, Any],
+    alpha3_known: Iterable[str] | None = None,
+    alpha2_to_alpha3: dict[str, str] | None = None,
+) -> tuple[Any, ...]:
     """Our address fields (st_addr, sub_addr, city, region, postal_code, country_code) from a match's
     attributes. A field the service leaves empty keeps its original value; the region prefers the
     abbreviation (our data says ``CA``, not ``California``); an unknown country code keeps ours."""
@@ -152,8 +157,20 @@ class GeocodeCounts:
     def summary(self) -> str:
         items = self.as_dict()
         items["stopped"] = self.stopped or "no"
-        order = ("selected", "distinct_texts", "from_cache", "sent", "requests", *OUTCOMES, "pending",
-                 "malformed_batches", "changed_meanwhile", "stopped", "watermark", "seconds")
+        order = (
+            "selected",
+            "distinct_texts",
+            "from_cache",
+            "sent",
+            "requests",
+            *OUTCOMES,
+            "pending",
+            "malformed_batches",
+            "changed_meanwhile",
+            "stopped",
+            "watermark",
+            "seconds",
+        )
         return ", ".join(f"{k}={items[k]}" for k in order)
 
 
@@ -167,9 +184,30 @@ class _Address:
     attempts: int
 
 
-_UPD_COLUMNS = ("address_id", "o_st", "o_sub", "o_city", "o_region", "o_postal", "o_country", "outcome",
-                "geocode_key", "sent", "score", "match_addr", "lon", "lat", "n_st", "n_sub", "n_city",
-                "n_region", "n_postal", "n_country", "candidate", "error")
+_UPD_COLUMNS = (
+    "address_id",
+    "o_st",
+    "o_sub",
+    "o_city",
+    "o_region",
+    "o_postal",
+    "o_country",
+    "outcome",
+    "geocode_key",
+    "sent",
+    "score",
+    "match_addr",
+    "lon",
+    "lat",
+    "n_st",
+    "n_sub",
+    "n_city",
+    "n_region",
+    "n_postal",
+    "n_country",
+    "candidate",
+    "error",
+)
 
 
 @dataclass
@@ -182,8 +220,15 @@ class _Writer:
     alpha2: dict[str, str]
     counts: GeocodeCounts
 
-    def row_for(self, a: _Address, result: GeocodeResult | None, *, sent: bool, error: str | None = None,
-                outcome: str | None = None) -> tuple[Any, ...]:
+    def row_for(
+        self,
+        a: _Address,
+        result: GeocodeResult | None,
+        *,
+        sent: bool,
+        error: str | None = None,
+        outcome: str | None = None,
+    ) -> tuple[Any, ...]:
         """The _geo_upd row for address ``a``: its outcome and new fields (None result: failed)."""
         if result is None:
             outcome = outcome or "failed"
@@ -211,8 +256,10 @@ class _Writer:
             sql.run(self.conn, "contact/geocode_temp.sql")
             with self.conn.cursor() as cur:
                 if cache:
-                    with cur.copy("COPY _geo_cache (geocode_key, status, score, match_addr, lon, lat, attributes)"
-                                  " FROM STDIN") as cp:
+                    with cur.copy(
+                        "COPY _geo_cache (geocode_key, status, score, match_addr, lon, lat, attributes)"
+                        " FROM STDIN"
+                    ) as cp:
                         for r in cache:
                             cp.write_row(r)
                     sql.run(self.conn, "contact/geocode_cache_insert.sql")
@@ -246,12 +293,16 @@ def select_work(conn: psycopg.Connection, max_attempts: int) -> dict[str, list[_
     normalises to its geocode_key (edited since, failed or not)."""
     by_key: dict[str, list[_Address]] = {}
     for aid, st, sub, city, region, postal, country, status, old_key, attempts in sql.run(
-            conn, "contact/geocode_select.sql").fetchall():
+        conn, "contact/geocode_select.sql"
+    ).fetchall():
         fields = (st, sub, city, region, postal, country.strip() if isinstance(country, str) else country)
         key = normalise_address_key(*fields)
         changed = old_key != key
-        if (status == "pending" or (status == "failed" and (attempts < max_attempts or changed))
-                or (status != "failed" and changed)):
+        if (
+            status == "pending"
+            or (status == "failed" and (attempts < max_attempts or changed))
+            or (status != "failed" and changed)
+        ):
             by_key.setdefault(key, []).append(_Address(aid, fields, key, old_key, status, attempts))
     conn.commit()
     return by_key
@@ -261,23 +312,35 @@ def settle_empty(writer: _Writer, by_key: dict[str, list[_Address]]) -> None:
     """Phase "settle empty": an address without any text is unmatched, nothing to send."""
     empty = [k for k in by_key if is_empty_key(k)]
     if empty:
-        writer.write([writer.row_for(a, GeocodeResult.unmatched(), sent=False, error="address is empty",
-                                     outcome="unmatched") for k in empty for a in by_key.pop(k)])
+        writer.write(
+            [
+                writer.row_for(
+                    a, GeocodeResult.unmatched(), sent=False, error="address is empty", outcome="unmatched"
+                )
+                for k in empty
+                for a in by_key.pop(k)
+            ]
+        )
 
 
-def answer_from_cache(conn: psycopg.Connection, writer: _Writer, by_key: dict[str, list[_Address]],
-                      chunk: int) -> None:
+def answer_from_cache(
+    conn: psycopg.Connection, writer: _Writer, by_key: dict[str, list[_Address]], chunk: int
+) -> None:
     """Phase "answer from cache": texts geocode_cache knows are settled without a request, in chunks
     of ``chunk`` keys (one transaction each); they leave ``by_key``."""
     keys = list(by_key)
     for i in range(0, len(keys), chunk):
         hits = conn.execute(
             "SELECT geocode_key, status, score, match_addr, longitude, latitude, attributes"
-            " FROM geocode_cache WHERE geocode_key = ANY(%s)", (keys[i:i + chunk],)).fetchall()
+            " FROM geocode_cache WHERE geocode_key = ANY(%s)",
+            (keys[i : i + chunk],),
+        ).fetchall()
         conn.commit()
         rows = []
         for key, status, score, match, lon, lat, attrs in hits:
-            result = GeocodeResult(status, None if score is None else float(score), match, lon, lat, attrs or {})
+            result = GeocodeResult(
+                status, None if score is None else float(score), match, lon, lat, attrs or {}
+            )
             for a in by_key.pop(key):
                 rows.append(writer.row_for(a, result, sent=False))
                 writer.counts.from_cache += 1
@@ -306,11 +369,12 @@ def plan_batches(hook: Any, keys: list[str], counts: GeocodeCounts) -> tuple[lis
         counts.stopped = f"service info: {exc}"
         return [], False
     step = size or 1
-    return [keys[i:i + step] for i in range(0, len(keys), step)], size is None
+    return [keys[i : i + step] for i in range(0, len(keys), step)], size is None
 
 
-def send(hook: Any, batches: list[list[str]], single: bool, writer: _Writer,
-         by_key: dict[str, list[_Address]]) -> None:
+def send(
+    hook: Any, batches: list[list[str]], single: bool, writer: _Writer, by_key: dict[str, list[_Address]]
+) -> None:
     """Phase "send": each batch to the service, its answers written (and cached) at once. Stops at
     the request cap or when the service keeps failing; a malformed answer leaves its batch pending;
     a refused request fails its batch and goes on."""
@@ -344,8 +408,12 @@ def send(hook: Any, batches: list[list[str]], single: bool, writer: _Writer,
         for k in batch:
             r = results.get(k)
             if r is None:
-                rows.extend(writer.row_for(a, None, sent=True, error="no result for this record in the"
-                                           " service's answer") for a in by_key[k])
+                rows.extend(
+                    writer.row_for(
+                        a, None, sent=True, error="no result for this record in the service's answer"
+                    )
+                    for a in by_key[k]
+                )
                 continue
             counts.sent += 1
             cache.append(_cache_row(k, r))
@@ -353,8 +421,9 @@ def send(hook: Any, batches: list[list[str]], single: bool, writer: _Writer,
         writer.write(rows, cache)
 
 
-def _send_batch(hook: Any, batch: list[str], by_key: dict[str, list[_Address]], *, single: bool
-                ) -> dict[str, GeocodeResult]:
+def _send_batch(
+    hook: Any, batch: list[str], by_key: dict[str, list[_Address]], *, single: bool
+) -> dict[str, GeocodeResult]:
     """Results by key for one batch (a record the service did not answer is absent)."""
     if single:  # no batch support: one findAddressCandidates per text
         (key,) = batch
@@ -378,14 +447,23 @@ def finish(conn: psycopg.Connection) -> int:
     (never past a pending or failed row). Informational: selection does not rely on it."""
     mark = conn.execute(
         "SELECT coalesce(min(address_id) FILTER (WHERE geocode_status IN ('pending', 'failed')) - 1,"
-        "                max(address_id), 0) FROM addresses").fetchone()[0]
+        "                max(address_id), 0) FROM addresses"
+    ).fetchone()[0]
     set_watermark(conn, WATERMARK, mark)
     conn.commit()
     return int(mark)
 
 
-def geocode_addresses(conn: psycopg.Connection, hook: Any, *, min_score: float = 80.0, max_requests: int = 200,
-                      actor: Actor | None = None, max_attempts: int = 5, cache_chunk: int = 5000) -> GeocodeCounts:
+def geocode_addresses(
+    conn: psycopg.Connection,
+    hook: Any,
+    *,
+    min_score: float = 80.0,
+    max_requests: int = 200,
+    actor: Actor | None = None,
+    max_attempts: int = 5,
+    cache_chunk: int = 5000,
+) -> GeocodeCounts:
     """Geocode what needs it: lock, select, settle empty, answer from cache, plan batches, send,
     finish (each phase above). Returns the counts.
 
@@ -405,8 +483,13 @@ def geocode_addresses(conn: psycopg.Connection, hook: Any, *, min_score: float =
     try:
         with session_lock(conn, Lock.GEOCODE):
             alpha = conn.execute("SELECT alpha3, alpha2 FROM iso_country_codes").fetchall()
-            writer = _Writer(conn, min_score, {a3.strip() for a3, _ in alpha},
-                             {a2.strip(): a3.strip() for a3, a2 in alpha if a2}, counts)
+            writer = _Writer(
+                conn,
+                min_score,
+                {a3.strip() for a3, _ in alpha},
+                {a2.strip(): a3.strip() for a3, a2 in alpha if a2},
+                counts,
+            )
             by_key = select_work(conn, max_attempts)
             counts.selected = sum(len(v) for v in by_key.values())
             counts.distinct_texts = len(by_key)

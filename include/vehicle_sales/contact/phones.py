@@ -98,14 +98,18 @@ def _parse(text: str, region: str | None) -> tuple[phonenumbers.PhoneNumber | No
     except NumberParseException as exc:
         if exc.error_type == NumberParseException.INVALID_COUNTRY_CODE:
             # no region to read a national number with / an unknown country calling code after "+"
-            return None, NO_COUNTRY if region is None and not text.startswith(("+", "\uff0b")) else INVALID_FOR_REGION
+            return None, NO_COUNTRY if region is None and not text.startswith(
+                ("+", "\uff0b")
+            ) else INVALID_FOR_REGION
         reason = _PARSE_REASONS.get(exc.error_type, NOT_A_NUMBER)
         if reason == NOT_A_NUMBER and _ONLY_DIGITS_AND_PUNCTUATION.match(text) and _DIGIT.search(text):
             reason = TOO_SHORT  # "0", "12": digits, just too few of them
         return None, reason
     if phonenumbers.is_valid_number(number):
         return number, None
-    return None, _POSSIBLE_REASONS.get(phonenumbers.is_possible_number_with_reason(number), INVALID_FOR_REGION)
+    return None, _POSSIBLE_REASONS.get(
+        phonenumbers.is_possible_number_with_reason(number), INVALID_FOR_REGION
+    )
 
 
 def validate_phone(raw: str | None, region: str | None) -> PhoneResult:
@@ -123,10 +127,10 @@ def validate_phone(raw: str | None, region: str | None) -> PhoneResult:
     start = _NUMBER_START.search(text)
     if start is None:
         return _invalid(NOT_A_NUMBER)
-    text = text[start.start():]
+    text = text[start.start() :]
     region = normalise_region(region)
     idd = _IDD_PREFIX.match(text)
-    intl_text = "+" + text[idd.end():] if idd else None
+    intl_text = "+" + text[idd.end() :] if idd else None
 
     if region is None and intl_text is not None:
         number, reason = _parse(intl_text, None)
@@ -148,6 +152,7 @@ def validate_phone(raw: str | None, region: str | None) -> PhoneResult:
 
 
 # --- the warehouse step -------------------------------------------------------------------------
+
 
 @dataclass
 class PhoneCounts:
@@ -181,10 +186,12 @@ class PhoneCounts:
 
     def summary(self) -> str:
         reasons = "|".join(f"{k}:{v}" for k, v in sorted(self.by_reason.items())) or "none"
-        return (f"candidates={self.candidates}, validated={self.validated}, valid={self.valid}, "
-                f"invalid={self.invalid}, by_reason={reasons}, batches={self.batches}, "
-                f"changed_meanwhile={self.changed_meanwhile}, "
-                f"watermark={self.watermark_before}->{self.watermark_after}")
+        return (
+            f"candidates={self.candidates}, validated={self.validated}, valid={self.valid}, "
+            f"invalid={self.invalid}, by_reason={reasons}, batches={self.batches}, "
+            f"changed_meanwhile={self.changed_meanwhile}, "
+            f"watermark={self.watermark_before}->{self.watermark_after}"
+        )
 
 
 def validate_batch(rows: list[tuple]) -> list[tuple]:
@@ -205,8 +212,13 @@ def write_batch(conn: psycopg.Connection, results: list[tuple]) -> list[tuple[bo
     """COPY one batch of results into a temp table and apply them with one UPDATE ... FROM;
     returns the (valid, reason, customers) groups actually written."""
     sql.run(conn, "contact/phones_temp.sql")
-    with conn.cursor() as cur, cur.copy("COPY tmp_phone_validation (customer_id, phone, checked_input, valid,"
-                                        " e164, international, reason) FROM STDIN") as cp:
+    with (
+        conn.cursor() as cur,
+        cur.copy(
+            "COPY tmp_phone_validation (customer_id, phone, checked_input, valid,"
+            " e164, international, reason) FROM STDIN"
+        ) as cp,
+    ):
         for row in results:
             cp.write_row(row)
     return sql.run(conn, "contact/phones_apply.sql").fetchall()

@@ -107,7 +107,9 @@ def _session(retries: int):
     return session
 
 
-def download_url(url: str, dest_dir: Path, retries: int = 5, timeout: tuple[float, float] = (10, 60)) -> FetchedFile:
+def download_url(
+    url: str, dest_dir: Path, retries: int = 5, timeout: tuple[float, float] = (10, 60)
+) -> FetchedFile:
     """Stream ``url`` into ``dest_dir/<sha256>.csv`` atomically."""
     import requests
 
@@ -131,7 +133,9 @@ def download_url(url: str, dest_dir: Path, retries: int = 5, timeout: tuple[floa
                         size += len(chunk)
         except requests.RequestException as exc:
             # the exception text may hold the full URL; say what failed without it
-            raise OSError(f"downloading {shown} failed after {retries} retries: {type(exc).__name__}") from None
+            raise OSError(
+                f"downloading {shown} failed after {retries} retries: {type(exc).__name__}"
+            ) from None
         final = dest_dir / f"{digest.hexdigest()}.csv"
         os.replace(tmp_name, final)
     finally:
@@ -161,10 +165,20 @@ class RegisteredFile:
     staged_at: str | None
 
 
-def register(conn: psycopg.Connection, fetched: FetchedFile, row_count: int, airflow_run_id: str) -> RegisteredFile:
+def register(
+    conn: psycopg.Connection, fetched: FetchedFile, row_count: int, airflow_run_id: str
+) -> RegisteredFile:
     """Record the file in ``source_files`` (once per content) and say whether it was staged already."""
-    file_id, staged_at = sql.run(conn, "ingest/register_file.sql", {
-        "source_uri": fetched.source_uri, "sha256": fetched.sha256, "size_bytes": fetched.size_bytes,
-        "row_count": row_count, "airflow_run_id": airflow_run_id}).fetchone()
+    file_id, staged_at = sql.run(
+        conn,
+        "ingest/register_file.sql",
+        {
+            "source_uri": fetched.source_uri,
+            "sha256": fetched.sha256,
+            "size_bytes": fetched.size_bytes,
+            "row_count": row_count,
+            "airflow_run_id": airflow_run_id,
+        },
+    ).fetchone()
     conn.commit()
     return RegisteredFile(file_id, staged_at is not None, staged_at.isoformat() if staged_at else None)

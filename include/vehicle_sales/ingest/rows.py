@@ -29,16 +29,19 @@ _DEAL_BY_KEY = {s.casefold(): s for s in DEAL_SIZES}
 _INT = re.compile(r"[+-]?\d+", re.ASCII)
 _DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)", re.ASCII)
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?", re.ASCII)
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?",
-                       re.ASCII)
+_ISO_DATE = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?", re.ASCII
+)
 # Dates PostgreSQL (DateStyle MDY) reads exactly as parse_date does: the fast path sends them as is.
 _PG_DATE = re.compile(r"\d{1,2}/\d{1,2}/\d{4}(?: ([01]?\d|2[0-3]):[0-5]\d)?|\d{4}-\d{2}-\d{2}", re.ASCII)
 
 # positions of the fields the rules read by name (COLUMNS order)
-_ORDER, _QUANTITY, _PRICE, _LINE, _SALES = (POSITION[c] for c in (
-    "ORDERNUMBER", "QUANTITYORDERED", "PRICEEACH", "ORDERLINENUMBER", "SALES"))
-_DATE, _STATUS, _MSRP, _PRODUCT, _DEAL = (POSITION[c] for c in (
-    "ORDERDATE", "STATUS", "MSRP", "PRODUCTCODE", "DEALSIZE"))
+_ORDER, _QUANTITY, _PRICE, _LINE, _SALES = (
+    POSITION[c] for c in ("ORDERNUMBER", "QUANTITYORDERED", "PRICEEACH", "ORDERLINENUMBER", "SALES")
+)
+_DATE, _STATUS, _MSRP, _PRODUCT, _DEAL = (
+    POSITION[c] for c in ("ORDERDATE", "STATUS", "MSRP", "PRODUCTCODE", "DEALSIZE")
+)
 IDENTITY = list(range(len(COLUMNS)))  # the positions of a file whose columns are COLUMNS in order
 
 
@@ -101,7 +104,9 @@ def _whole(name: str, text: str, low: int, high: int) -> str:
         raise RowError(f"{name} {text[:40]!r} is not a whole number")
     value = int(text)
     if value < low:
-        raise RowError(f"{name} {value} is negative" if value < 0 <= low else f"{name} {value} is below {low}")
+        raise RowError(
+            f"{name} {value} is negative" if value < 0 <= low else f"{name} {value} is below {low}"
+        )
     if value > high:
         raise RowError(f"{name} {value} is above {high}")
     return str(value)
@@ -135,8 +140,12 @@ def _one_of(name: str, text: str, allowed: dict[str, str]) -> str:
 def _plain_number(text: str, int_digits: int) -> bool:
     """'123' or '123.45': digits 0-9, at most one point, no sign; PostgreSQL reads it as _decimal does."""
     whole, _, frac = text.partition(".")
-    return (whole.isascii() and whole.isdigit() and len(whole) <= int_digits
-            and (not frac or (frac.isascii() and frac.isdigit())))
+    return (
+        whole.isascii()
+        and whole.isdigit()
+        and len(whole) <= int_digits
+        and (not frac or (frac.isascii() and frac.isdigit()))
+    )
 
 
 # Columns whose distinct values are few (quantities, prices, dates, sets): each distinct text is
@@ -210,7 +219,9 @@ class RowValidator:
                 canonical = good[i].get(text)
                 out[i] = canonical if canonical is not None else self._check(i, text)
         if len(v[_PRODUCT]) > MAX_PRODUCT_CODE_LENGTH:
-            raise RowError(f"PRODUCTCODE is {len(v[_PRODUCT])} characters long (limit {MAX_PRODUCT_CODE_LENGTH})")
+            raise RowError(
+                f"PRODUCTCODE is {len(v[_PRODUCT])} characters long (limit {MAX_PRODUCT_CODE_LENGTH})"
+            )
         return out
 
     def fast_text(self, record: list[str]) -> str | None:
@@ -224,16 +235,32 @@ class RowValidator:
         joined = ",".join(record)
         # isprintable(): no control characters and no whitespace but ' ' (Unicode spaces are not
         # printable), so a field needs stripping only if a ' ' touches a comma or an end
-        if (not joined.isprintable()
-                or " ," in joined or ", " in joined or joined[:1] == " " or joined[-1:] == " "
-                or max(map(len, record)) > MAX_FIELD_LENGTH or len(record[_PRODUCT]) > MAX_PRODUCT_CODE_LENGTH
-                or not all(_required(record))):
+        if (
+            not joined.isprintable()
+            or " ," in joined
+            or ", " in joined
+            or joined[:1] == " "
+            or joined[-1:] == " "
+            or max(map(len, record)) > MAX_FIELD_LENGTH
+            or len(record[_PRODUCT]) > MAX_PRODUCT_CODE_LENGTH
+            or not all(_required(record))
+        ):
             return None
         order, line = record[_ORDER], record[_LINE]
-        if not (order.isascii() and order.isdigit() and order[0] != "0" and len(order) <= 9
-                and line.isascii() and line.isdigit() and line[0] != "0" and len(line) <= 4):
+        if not (
+            order.isascii()
+            and order.isdigit()
+            and order[0] != "0"
+            and len(order) <= 9
+            and line.isascii()
+            and line.isdigit()
+            and line[0] != "0"
+            and len(line) <= 4
+        ):
             return None
-        if not (_plain_number(record[_PRICE], 8) and (not record[_SALES] or _plain_number(record[_SALES], 10))):
+        if not (
+            _plain_number(record[_PRICE], 8) and (not record[_SALES] or _plain_number(record[_SALES], 10))
+        ):
             return None  # prices and sales are nearly unique: checked, not remembered
         for i, known in self._remembered:
             if record[i] not in known:
@@ -261,8 +288,9 @@ class RowValidator:
         return True
 
 
-def validate_record(record: list[str], positions: list[int | None], validator: RowValidator | None = None
-                    ) -> list[str | None]:
+def validate_record(
+    record: list[str], positions: list[int | None], validator: RowValidator | None = None
+) -> list[str | None]:
     """One record -> row values (COLUMNS order), or RowError with the reason."""
     if validator is None:
         validator = RowValidator()
@@ -289,5 +317,5 @@ def reason_family(reason: str) -> str:
     """'QUANTITYORDERED -5 is negative' -> 'QUANTITYORDERED is negative' (for counting)."""
     words = reason.split(" ")
     if len(words) >= 3 and words[0].isupper() and "is" in words[1:]:
-        return words[0] + " " + " ".join(words[words.index("is", 1):])
+        return words[0] + " " + " ".join(words[words.index("is", 1) :])
     return reason.split(":")[0]

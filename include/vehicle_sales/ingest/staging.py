@@ -52,7 +52,9 @@ log = logging.getLogger(__name__)
 _ORDER, _LINE = POSITION[KEY[0]], POSITION[KEY[1]]
 _COLUMN_LIST = ", ".join(sql_names())
 # COPY straight into raw_orders_csv: the reserved raw_id, the file and line, then the export's columns
-_RAW_COPY = f"COPY raw_orders_csv (raw_id, source_file_id, source_line, {_COLUMN_LIST}) FROM STDIN (FORMAT csv)"
+_RAW_COPY = (
+    f"COPY raw_orders_csv (raw_id, source_file_id, source_line, {_COLUMN_LIST}) FROM STDIN (FORMAT csv)"
+)
 _SPOOL_COPY = f"COPY stage_rows (raw_id, source_line, {_COLUMN_LIST}, raw_text) FROM STDIN (FORMAT csv)"
 _BAD_COPY = "COPY stage_bad (source_line, raw_text, reason, ordernumber, orderlinenumber) FROM STDIN"
 _SPOOL_BYTES = 32 * 1024 * 1024  # rows to classify are kept in memory up to this, then on disk
@@ -77,8 +79,9 @@ class StageCounts:
         return self.read == self.loaded + self.duplicate + self.rejected
 
     def summary(self) -> str:
-        return (f"read={self.read} = loaded={self.loaded} + duplicate={self.duplicate} + "
-                f"rejected={self.rejected}")
+        return (
+            f"read={self.read} = loaded={self.loaded} + duplicate={self.duplicate} + rejected={self.rejected}"
+        )
 
 
 # --- reading ------------------------------------------------------------------------------
@@ -94,8 +97,10 @@ def read_records(path: Path, codec: str) -> Iterator[tuple[int, list[str]]]:
 
 def _decode_error(codec: str, exc: UnicodeDecodeError, line: int | None = None) -> BadExportError:
     near = f" (near line {line})" if line else ""
-    return BadExportError(f"the file does not decode as {codec}{near}: {exc}. Set the Variable "
-                          "sales_source_encoding to the export's encoding")
+    return BadExportError(
+        f"the file does not decode as {codec}{near}: {exc}. Set the Variable "
+        "sales_source_encoding to the export's encoding"
+    )
 
 
 @dataclass
@@ -142,11 +147,13 @@ def reserve_raw_ids(conn: psycopg.Connection, n: int) -> int:
     """
     if n <= 0:
         return 0
-    return int(conn.execute(
-        "SELECT setval(pg_get_serial_sequence('raw_orders_csv', 'raw_id'),"
-        "              nextval(pg_get_serial_sequence('raw_orders_csv', 'raw_id')) + %s - 1) - %s + 1",
-        (n, n),
-    ).fetchone()[0])
+    return int(
+        conn.execute(
+            "SELECT setval(pg_get_serial_sequence('raw_orders_csv', 'raw_id'),"
+            "              nextval(pg_get_serial_sequence('raw_orders_csv', 'raw_id')) + %s - 1) - %s + 1",
+            (n, n),
+        ).fetchone()[0]
+    )
 
 
 @dataclass(frozen=True)
@@ -196,12 +203,21 @@ class Router:
             try:
                 values = validate_record(record, self.positions, self.validator)
             except RowError as exc:
-                self.bad.append((line, raw_text(record), str(exc), key_field(record, self.positions, KEY[0]),
-                                 key_field(record, self.positions, KEY[1])))
+                self.bad.append(
+                    (
+                        line,
+                        raw_text(record),
+                        str(exc),
+                        key_field(record, self.positions, KEY[0]),
+                        key_field(record, self.positions, KEY[1]),
+                    )
+                )
                 return
         if index > self.capacity:  # the file changed after download_raw counted its records
-            raise BadExportError(f"the file has more records than the {self.capacity} counted when it was"
-                                 " downloaded: clear download_raw to fetch it again")
+            raise BadExportError(
+                f"the file has more records than the {self.capacity} counted when it was"
+                " downloaded: clear download_raw to fetch it again"
+            )
         raw_id = self.first_id + index - 1
         order = int(values[_ORDER])
         key = order << 16 | int(values[_LINE])  # line numbers fit in 16 bits
@@ -269,38 +285,59 @@ def fill_conflicting_text(conn: psycopg.Connection, export: Export, file_id: int
         wanted.setdefault(line, []).append(reject_id)
     if not wanted:
         return
-    texts = [(raw_text(record), reject_id) for line, record in read_records(export.path, export.codec)
-             if line in wanted for reject_id in wanted[line]]
+    texts = [
+        (raw_text(record), reject_id)
+        for line, record in read_records(export.path, export.codec)
+        if line in wanted
+        for reject_id in wanted[line]
+    ]
     with conn.cursor() as cur:
         cur.executemany("UPDATE raw_orders_rejects SET conflicting_text = %s WHERE reject_id = %s", texts)
 
 
-def settle(conn: psycopg.Connection, export: Export, router: Router, counts: StageCounts, file_id: int) -> None:
+def settle(
+    conn: psycopg.Connection, export: Export, router: Router, counts: StageCounts, file_id: int
+) -> None:
     """Phase 5: conflicting texts, the counts and their balance, the file's record (uncommitted)."""
     fill_conflicting_text(conn, export, file_id)
     loaded, duplicate, rejected = sql.run(conn, "ingest/stage_counts.sql").fetchone()
     for reason, n in conn.execute(
-            "SELECT reason, count(*) FROM raw_orders_rejects WHERE source_file_id = %s GROUP BY reason",
-            (file_id,)).fetchall():
+        "SELECT reason, count(*) FROM raw_orders_rejects WHERE source_file_id = %s GROUP BY reason",
+        (file_id,),
+    ).fetchall():
         counts.reasons[reason_family(reason)] += n
     counts.loaded, counts.duplicate, counts.rejected = router.n_direct + loaded, duplicate, rejected
     counts.direct, counts.classified = router.n_direct, router.n_spooled
     if not counts.balanced():  # would mean a row was lost: never commit that
         raise RuntimeError(f"staging lost rows: {counts.summary()}")
-    sql.run(conn, "ingest/stage_record_file.sql", {
-        "encoding": export.codec, "read": counts.read, "loaded": counts.loaded, "duplicate": counts.duplicate,
-        "rejected": counts.rejected, "file_id": file_id})
+    sql.run(
+        conn,
+        "ingest/stage_record_file.sql",
+        {
+            "encoding": export.codec,
+            "read": counts.read,
+            "loaded": counts.loaded,
+            "duplicate": counts.duplicate,
+            "rejected": counts.rejected,
+            "file_id": file_id,
+        },
+    )
 
 
-def stage_file(conn: psycopg.Connection, path: Path, file_id: int, codec: str,
-               flush_rows: int = 10_000) -> StageCounts:
+def stage_file(
+    conn: psycopg.Connection, path: Path, file_id: int, codec: str, flush_rows: int = 10_000
+) -> StageCounts:
     """Stage one export file in one transaction (the phases of the module docstring); returns the
     counts, committed."""
     counts = StageCounts()
     export = open_export(path, codec)
     started = time.perf_counter()
-    with conn.cursor() as cur, tempfile.SpooledTemporaryFile(
-            max_size=_SPOOL_BYTES, mode="w+", encoding="utf-8", newline="") as spool:
+    with (
+        conn.cursor() as cur,
+        tempfile.SpooledTemporaryFile(
+            max_size=_SPOOL_BYTES, mode="w+", encoding="utf-8", newline=""
+        ) as spool,
+    ):
         router = Router(file_id, export, begin(conn, export, file_id), spool)
         route(cur, export, router, counts, flush_rows)
         routed = time.perf_counter()
@@ -308,8 +345,17 @@ def stage_file(conn: psycopg.Connection, path: Path, file_id: int, codec: str,
         settle(conn, export, router, counts, file_id)
         settled = time.perf_counter()
     conn.commit()
-    counts.seconds = {"parse_copy": round(routed - started, 2), "classify": round(settled - routed, 2),
-                      "commit": round(time.perf_counter() - settled, 2)}
-    log.info("staged %s: %d rows loaded directly, %d classified; parse+COPY %.2f s, classify %.2f s,"
-             " commit %.2f s", path.name, counts.direct, counts.classified, *counts.seconds.values())
+    counts.seconds = {
+        "parse_copy": round(routed - started, 2),
+        "classify": round(settled - routed, 2),
+        "commit": round(time.perf_counter() - settled, 2),
+    }
+    log.info(
+        "staged %s: %d rows loaded directly, %d classified; parse+COPY %.2f s, classify %.2f s,"
+        " commit %.2f s",
+        path.name,
+        counts.direct,
+        counts.classified,
+        *counts.seconds.values(),
+    )
     return counts

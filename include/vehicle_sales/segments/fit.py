@@ -38,8 +38,14 @@ class ModelChoice:
         return None if self.table is None else self.table.to_dict("records")
 
 
-def choose_model_for(rfm: pd.DataFrame, n_clusters: int, metric: str, model_selection: bool,
-                     random_state: int = 0, sample_size: int = SELECTION_SAMPLE) -> ModelChoice:
+def choose_model_for(
+    rfm: pd.DataFrame,
+    n_clusters: int,
+    metric: str,
+    model_selection: bool,
+    random_state: int = 0,
+    sample_size: int = SELECTION_SAMPLE,
+) -> ModelChoice:
     """The configured model, or with ``model_selection`` the best K-Medoids model of
     :func:`~vehicle_sales.segments.model_selection.evaluate_models` over k, metric and init, on a
     random sample of at most ``sample_size`` customers."""
@@ -49,8 +55,11 @@ def choose_model_for(rfm: pd.DataFrame, n_clusters: int, metric: str, model_sele
     scaled = make_preprocessor().fit_transform(sample[list(RFM_COLUMNS)])
     table = evaluate_models(scaled, random_state=random_state)
     chosen = choose_model(table)
-    table["chosen"] = [(r.algorithm, r.k, r.metric, r.init) == (chosen["algorithm"], chosen["k"],
-                        chosen["metric"], chosen["init"]) for r in table.itertuples()]
+    table["chosen"] = [
+        (r.algorithm, r.k, r.metric, r.init)
+        == (chosen["algorithm"], chosen["k"], chosen["metric"], chosen["init"])
+        for r in table.itertuples()
+    ]
     return ModelChoice(int(chosen["k"]), chosen["metric"], chosen["init"], table, len(sample))
 
 
@@ -69,8 +78,8 @@ class SegmentationResult:
     calinski_harabasz: float | None
     davies_bouldin: float | None
     fit_seconds: float
-    medoid_rfm: np.ndarray | None = None       # (k, 3) raw recency_days, frequency, monetary
-    medoid_scores: np.ndarray | None = None    # (k, 3) R, F, M quintile scores 1..5 (R inverted)
+    medoid_rfm: np.ndarray | None = None  # (k, 3) raw recency_days, frequency, monetary
+    medoid_scores: np.ndarray | None = None  # (k, 3) R, F, M quintile scores 1..5 (R inverted)
     segment_sizes: list[int] = field(default_factory=list)
     value_order: list[int] = field(default_factory=list)  # clusters, most valuable first
 
@@ -94,8 +103,9 @@ def _json_param(v: Any) -> Any:
     return v
 
 
-def fit_segments(rfm: pd.DataFrame, n_clusters: int = 3, metric: str = "euclidean", random_state: int = 0,
-                 **model_params) -> SegmentationResult:
+def fit_segments(
+    rfm: pd.DataFrame, n_clusters: int = 3, metric: str = "euclidean", random_state: int = 0, **model_params
+) -> SegmentationResult:
     """Preprocess, fit K-Medoids, score and name the segments of an RFM table.
 
     ``rfm``: one row per customer with columns customer_id, recency_days, frequency, monetary.
@@ -126,15 +136,17 @@ def fit_segments(rfm: pd.DataFrame, n_clusters: int = 3, metric: str = "euclidea
     names = name_segments(medoid_rfm, raw)
     scaler = pre.named_steps["scale"]
     params = {key: _json_param(v) for key, v in model.get_params().items()}
-    params.update({
-        "method_used": model.method_used_,
-        "n_iter": int(model.n_iter_),
-        "n_customers": int(len(rfm)),
-        "preprocessing": "recency->-sqrt, frequency->log1p, monetary->log1p; RobustScaler",
-        "scaler_center": [float(v) for v in scaler.center_],
-        "scaler_scale": [float(v) for v in scaler.scale_],
-        "silhouette_sample_size": int(silhouette_n),
-    })
+    params.update(
+        {
+            "method_used": model.method_used_,
+            "n_iter": int(model.n_iter_),
+            "n_customers": int(len(rfm)),
+            "preprocessing": "recency->-sqrt, frequency->log1p, monetary->log1p; RobustScaler",
+            "scaler_center": [float(v) for v in scaler.center_],
+            "scaler_scale": [float(v) for v in scaler.scale_],
+            "silhouette_sample_size": int(silhouette_n),
+        }
+    )
     if model.method_used_ == "clara":
         params["clara_sample_size_used"] = model.sample_size_
     return SegmentationResult(

@@ -48,17 +48,26 @@ from sklearn.metrics import pairwise_distances
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["INITS", "METHODS", "METRICS", "KMedoidsPAM", "assign_to_medoids", "distance_matrix",
-           "kmedoids_plusplus", "pairwise"]
+__all__ = [
+    "INITS",
+    "METHODS",
+    "METRICS",
+    "KMedoidsPAM",
+    "assign_to_medoids",
+    "distance_matrix",
+    "kmedoids_plusplus",
+    "pairwise",
+]
 
 METRICS: tuple[str, ...] = ("euclidean", "manhattan", "cosine")
 INITS: tuple[str, ...] = ("k-medoids++", "build", "random")
 METHODS: tuple[str, ...] = ("auto", "pam", "fasterpam", "clara")
-_ASSIGN_CHUNK = 65_536          # rows per chunk in the O(n*k) passes (distances to the medoids)
+_ASSIGN_CHUNK = 65_536  # rows per chunk in the O(n*k) passes (distances to the medoids)
 _MATRIX_BLOCK_BYTES = 64 << 20  # float64 scratch per block while filling a float32 n x n matrix
 
 
 # --------------------------------------------------------------------------- distances
+
 
 def _check_metric(metric: str) -> str:
     if metric not in METRICS:
@@ -80,7 +89,7 @@ def pairwise(A: np.ndarray, B: np.ndarray | None = None, metric: str = "euclidea
 def _to_medoids(X: np.ndarray, centers: np.ndarray, metric: str, chunk: int = _ASSIGN_CHUNK):
     """Yield (start, (rows, k) float64 distances to the centers) chunk by chunk: O(chunk * k) memory."""
     for start in range(0, X.shape[0], chunk):
-        yield start, pairwise(X[start:start + chunk], centers, metric)
+        yield start, pairwise(X[start : start + chunk], centers, metric)
 
 
 def assign_to_medoids(X: np.ndarray, centers: np.ndarray, metric: str) -> tuple[np.ndarray, float]:
@@ -89,7 +98,7 @@ def assign_to_medoids(X: np.ndarray, centers: np.ndarray, metric: str) -> tuple[
     loss = 0.0
     for start, d in _to_medoids(X, centers, metric):
         lab = d.argmin(axis=1)
-        labels[start:start + d.shape[0]] = lab
+        labels[start : start + d.shape[0]] = lab
         loss += float(d[np.arange(d.shape[0]), lab].sum())
     return labels, loss
 
@@ -106,15 +115,17 @@ def distance_matrix(X: np.ndarray, metric: str, dtype=np.float64) -> np.ndarray:
     D = np.empty((n, n), dtype=dtype)
     block = max(1, _MATRIX_BLOCK_BYTES // (8 * max(n, 1)))
     for start in range(0, n, block):
-        D[start:start + block] = pairwise(X[start:start + block], X, metric)
+        D[start : start + block] = pairwise(X[start : start + block], X, metric)
     np.fill_diagonal(D, 0)
     return D
 
 
 # --------------------------------------------------------------------------- initialisation
 
-def kmedoids_plusplus(D: np.ndarray, k: int, rng: np.random.RandomState,
-                      n_local_trials: int | None = None) -> np.ndarray:
+
+def kmedoids_plusplus(
+    D: np.ndarray, k: int, rng: np.random.RandomState, n_local_trials: int | None = None
+) -> np.ndarray:
     """Greedy k-medoids++ seeding on a distance matrix (as k-means++: D^2 sampling, best of
     ``2 + log k`` candidates per step). Returns k distinct indices."""
     n = D.shape[0]
@@ -166,6 +177,7 @@ def _swap(D: np.ndarray, medoids: np.ndarray, algo: str, max_iter: int):
 
 
 # --------------------------------------------------------------------------- estimator
+
 
 class KMedoidsPAM(ClusterMixin, BaseEstimator):
     """K-Medoids with PAM / FasterPAM swaps on a full distance matrix, CLARA above ``clara_threshold``.
@@ -223,9 +235,21 @@ class KMedoidsPAM(ClusterMixin, BaseEstimator):
         Number of features seen during fit.
     """
 
-    def __init__(self, n_clusters=3, metric="euclidean", init="k-medoids++", n_init=10, method="auto",
-                 max_iter=300, random_state=0, exact_max_n=3000, clara_threshold=10000, clara_samples=10,
-                 clara_sample_size=None, build_safeguard=True):
+    def __init__(
+        self,
+        n_clusters=3,
+        metric="euclidean",
+        init="k-medoids++",
+        n_init=10,
+        method="auto",
+        max_iter=300,
+        random_state=0,
+        exact_max_n=3000,
+        clara_threshold=10000,
+        clara_samples=10,
+        clara_sample_size=None,
+        build_safeguard=True,
+    ):
         self.n_clusters = n_clusters
         self.metric = metric
         self.init = init
@@ -332,8 +356,14 @@ class KMedoidsPAM(ClusterMixin, BaseEstimator):
         seeds = check_random_state(self.random_state).randint(0, 2**31 - 1, size=int(self.n_init))
         return [(self.init, int(s)) for s in seeds]
 
-    def _finish(self, X: np.ndarray, medoids: np.ndarray, n_iter: int, method_used: str,
-                sample_size: int | None = None):
+    def _finish(
+        self,
+        X: np.ndarray,
+        medoids: np.ndarray,
+        n_iter: int,
+        method_used: str,
+        sample_size: int | None = None,
+    ):
         medoids = np.sort(np.asarray(medoids, dtype=np.intp))
         self.medoid_indices_ = medoids
         self.cluster_centers_ = X[medoids].copy()

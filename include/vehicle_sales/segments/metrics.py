@@ -10,11 +10,12 @@ from sklearn.utils import check_random_state
 __all__ = ["SILHOUETTE_MAX_SAMPLE", "clustering_metrics"]
 
 SILHOUETTE_MAX_SAMPLE = 10_000  # silhouette is O(n^2): above this, it is computed on a random sample
-_WORKING_MEMORY_MB = 64         # sklearn chunking budget for the silhouette's distance blocks
+_WORKING_MEMORY_MB = 64  # sklearn chunking budget for the silhouette's distance blocks
 
 
-def clustering_metrics(X, labels, metric: str = "euclidean", sample_size: int | None = None,
-                       random_state: int | None = 0) -> dict[str, float | None]:
+def clustering_metrics(
+    X, labels, metric: str = "euclidean", sample_size: int | None = None, random_state: int | None = 0
+) -> dict[str, float | None]:
     """Silhouette (in ``metric``; O(n^2), so on a random sample of ``sample_size`` points --
     default: all points up to 10,000, else 10,000), Calinski-Harabasz and Davies-Bouldin (both
     defined in euclidean space, on all points). A value is None when it is undefined (fewer than
@@ -41,5 +42,3 @@ def clustering_metrics(X, labels, metric: str = "euclidean", sample_size: int | 
     out["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
     out["davies_bouldin"] = float(davies_bouldin_score(X, labels))
     return out
-
-

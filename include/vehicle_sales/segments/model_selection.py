@@ -37,17 +37,36 @@ from vehicle_sales.segments.kmedoids import KMedoidsPAM, distance_matrix
 from vehicle_sales.segments.metrics import clustering_metrics
 
 KMEANS_INITS: tuple[str, ...] = ("k-means++", "random")
-COLUMNS: tuple[str, ...] = ("algorithm", "k", "metric", "init", "silhouette", "silhouette_own_metric",
-                            "calinski_harabasz", "davies_bouldin", "loss", "fit_seconds", "method_used",
-                            "n_iter")
+COLUMNS: tuple[str, ...] = (
+    "algorithm",
+    "k",
+    "metric",
+    "init",
+    "silhouette",
+    "silhouette_own_metric",
+    "calinski_harabasz",
+    "davies_bouldin",
+    "loss",
+    "fit_seconds",
+    "method_used",
+    "n_iter",
+)
 _METRIC_ORDER = ("euclidean", "manhattan", "cosine")
 _INIT_ORDER = ("k-medoids++", "build", "random", "k-means++")
 
 
-def evaluate_models(X_scaled: np.ndarray, ks=range(2, 7), metrics=("euclidean", "manhattan", "cosine"),
-                    inits=("k-medoids++", "build", "random"), include_kmeans: bool = True,
-                    random_state: int = 0, *, n_init: int = 3, method: str = "fasterpam",
-                    silhouette_sample_size: int | None = None) -> pd.DataFrame:
+def evaluate_models(
+    X_scaled: np.ndarray,
+    ks=range(2, 7),
+    metrics=("euclidean", "manhattan", "cosine"),
+    inits=("k-medoids++", "build", "random"),
+    include_kmeans: bool = True,
+    random_state: int = 0,
+    *,
+    n_init: int = 3,
+    method: str = "fasterpam",
+    silhouette_sample_size: int | None = None,
+) -> pd.DataFrame:
     """One row per (algorithm, k, metric, init): len(ks) * len(metrics) * len(inits) PAM rows plus
     len(ks) * 2 K-Means rows (55 with the defaults). See the module docstring for the columns."""
     from sklearn.cluster import KMeans
@@ -62,13 +81,27 @@ def evaluate_models(X_scaled: np.ndarray, ks=range(2, 7), metrics=("euclidean", 
 
     def scored(algorithm, k, metric, init, labels, loss, seconds, method_used, n_iter):
         euclid = clustering_metrics(X, labels, "euclidean", silhouette_sample_size, random_state)
-        own = euclid if metric == "euclidean" else clustering_metrics(
-            X, labels, metric, silhouette_sample_size, random_state)
-        rows.append({"algorithm": algorithm, "k": k, "metric": metric, "init": init,
-                     "silhouette": euclid["silhouette"], "silhouette_own_metric": own["silhouette"],
-                     "calinski_harabasz": euclid["calinski_harabasz"],
-                     "davies_bouldin": euclid["davies_bouldin"], "loss": float(loss),
-                     "fit_seconds": float(seconds), "method_used": method_used, "n_iter": int(n_iter)})
+        own = (
+            euclid
+            if metric == "euclidean"
+            else clustering_metrics(X, labels, metric, silhouette_sample_size, random_state)
+        )
+        rows.append(
+            {
+                "algorithm": algorithm,
+                "k": k,
+                "metric": metric,
+                "init": init,
+                "silhouette": euclid["silhouette"],
+                "silhouette_own_metric": own["silhouette"],
+                "calinski_harabasz": euclid["calinski_harabasz"],
+                "davies_bouldin": euclid["davies_bouldin"],
+                "loss": float(loss),
+                "fit_seconds": float(seconds),
+                "method_used": method_used,
+                "n_iter": int(n_iter),
+            }
+        )
 
     for metric in metrics:
         probe = KMedoidsPAM(n_clusters=max(ks), metric=metric, method=method)
@@ -80,13 +113,29 @@ def evaluate_models(X_scaled: np.ndarray, ks=range(2, 7), metrics=("euclidean", 
             matrix_seconds = time.perf_counter() - t0
         for k in ks:
             for init in inits:
-                model = KMedoidsPAM(n_clusters=k, metric=metric, init=init, n_init=n_init, method=method,
-                                    random_state=random_state, build_safeguard=False)
+                model = KMedoidsPAM(
+                    n_clusters=k,
+                    metric=metric,
+                    init=init,
+                    n_init=n_init,
+                    method=method,
+                    random_state=random_state,
+                    build_safeguard=False,
+                )
                 t0 = time.perf_counter()
                 model.fit(X, distances=D)
                 seconds = time.perf_counter() - t0 + matrix_seconds
-                scored("pam", k, metric, init, model.labels_, model.inertia_, seconds, model.method_used_,
-                       model.n_iter_)
+                scored(
+                    "pam",
+                    k,
+                    metric,
+                    init,
+                    model.labels_,
+                    model.inertia_,
+                    seconds,
+                    model.method_used_,
+                    model.n_iter_,
+                )
         del D
     if include_kmeans:
         for k in ks:
@@ -116,13 +165,18 @@ def choose_model(table: pd.DataFrame) -> dict[str, Any]:
     cand = cand.copy()
     for col in ("silhouette", "calinski_harabasz", "davies_bouldin"):
         cand[col] = pd.to_numeric(cand[col], errors="coerce")
-    ranks = pd.concat([
-        cand["silhouette"].rank(ascending=False, method="average", na_option="bottom"),
-        cand["davies_bouldin"].rank(ascending=True, method="average", na_option="bottom"),
-        cand["calinski_harabasz"].rank(ascending=False, method="average", na_option="bottom"),
-    ], axis=1)
+    ranks = pd.concat(
+        [
+            cand["silhouette"].rank(ascending=False, method="average", na_option="bottom"),
+            cand["davies_bouldin"].rank(ascending=True, method="average", na_option="bottom"),
+            cand["calinski_harabasz"].rank(ascending=False, method="average", na_option="bottom"),
+        ],
+        axis=1,
+    )
     cand["mean_rank"] = ranks.mean(axis=1)
-    cand["_metric"] = [(_METRIC_ORDER.index(m) if m in _METRIC_ORDER else len(_METRIC_ORDER)) for m in cand["metric"]]
+    cand["_metric"] = [
+        (_METRIC_ORDER.index(m) if m in _METRIC_ORDER else len(_METRIC_ORDER)) for m in cand["metric"]
+    ]
     cand["_init"] = [(_INIT_ORDER.index(i) if i in _INIT_ORDER else len(_INIT_ORDER)) for i in cand["init"]]
     best = cand.sort_values(["mean_rank", "k", "_metric", "_init"], kind="mergesort").iloc[0]
     out: dict[str, Any] = {}

@@ -52,14 +52,23 @@ K3_NAMES: tuple[str, str, str] = ("Champion", "Potential Loyalist", "Hibernating
 
 # Most valuable first (also the tie-break order of the uniqueness rule).
 SEGMENT_ORDER: tuple[str, ...] = (
-    "Champions", "Loyal Customers", "Potential Loyalists", "New Customers", "Promising",
-    "Need Attention", "About to Sleep", "At Risk", "Can't Lose Them", "Hibernating", "Lost",
+    "Champions",
+    "Loyal Customers",
+    "Potential Loyalists",
+    "New Customers",
+    "Promising",
+    "Need Attention",
+    "About to Sleep",
+    "At Risk",
+    "Can't Lose Them",
+    "Hibernating",
+    "Lost",
 )
 
 # SEGMENT_GRID[R - 1][FM - 1]
 SEGMENT_GRID: tuple[tuple[str, ...], ...] = (
-    ("Lost", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),                       # R=1
-    ("Hibernating", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),                # R=2
+    ("Lost", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),  # R=1
+    ("Hibernating", "Hibernating", "At Risk", "At Risk", "Can't Lose Them"),  # R=2
     ("About to Sleep", "About to Sleep", "Need Attention", "Loyal Customers", "Loyal Customers"),  # R=3
     ("Promising", "Potential Loyalists", "Potential Loyalists", "Loyal Customers", "Loyal Customers"),  # R=4
     ("New Customers", "Potential Loyalists", "Potential Loyalists", "Champions", "Champions"),  # R=5
@@ -77,7 +86,9 @@ def _as_rfm(a: np.ndarray, what: str) -> np.ndarray:
     if arr.ndim == 1 and arr.shape[0] == 3:
         arr = arr.reshape(1, 3)
     if arr.ndim != 2 or arr.shape[1] != 3:
-        raise ValueError(f"{what} must have shape (n, 3) = (recency_days, frequency, monetary), got {arr.shape}")
+        raise ValueError(
+            f"{what} must have shape (n, 3) = (recency_days, frequency, monetary), got {arr.shape}"
+        )
     if not np.isfinite(arr).all():
         raise ValueError(f"{what} has non-finite values")
     return arr

@@ -48,8 +48,11 @@ def check_rfm(X: Any) -> np.ndarray:
         raise ValueError(f"RFM values must be finite (missing/NaN/inf found -- {detail})")
     neg = arr < 0
     if neg.any():
-        detail = ", ".join(f"{c}: {int(n)} (min {arr[:, j].min():g})"
-                           for j, (c, n) in enumerate(zip(RFM_COLUMNS, neg.sum(axis=0), strict=True)) if n)
+        detail = ", ".join(
+            f"{c}: {int(n)} (min {arr[:, j].min():g})"
+            for j, (c, n) in enumerate(zip(RFM_COLUMNS, neg.sum(axis=0), strict=True))
+            if n
+        )
         raise ValueError(f"RFM values must be non-negative (negative values -- {detail})")
     return arr
 
@@ -78,5 +81,3 @@ class RFMTransformer(TransformerMixin, BaseEstimator):
 def make_preprocessor() -> Pipeline:
     """The notebook's preprocessing: RFM transform then RobustScaler."""
     return Pipeline([("rfm", RFMTransformer()), ("scale", RobustScaler())])
-
-

@@ -34,9 +34,14 @@ def _clean(value: Any) -> Any:
 
 def fit_payload(result: SegmentationResult, selection: list[dict] | None = None) -> dict[str, Any]:
     """What rfm_fit.result stores for a SegmentationResult (segments most valuable first)."""
-    segments = [{"label": result.segment_names[c], "value_rank": rank + 1,
-                 "description": SEGMENT_DESCRIPTIONS.get(result.segment_names[c])}
-                for rank, c in enumerate(result.value_order)]
+    segments = [
+        {
+            "label": result.segment_names[c],
+            "value_rank": rank + 1,
+            "description": SEGMENT_DESCRIPTIONS.get(result.segment_names[c]),
+        }
+        for rank, c in enumerate(result.value_order)
+    ]
     return {
         "n_clusters": result.n_clusters,
         "algorithm": result.algorithm,
@@ -51,8 +56,13 @@ def fit_payload(result: SegmentationResult, selection: list[dict] | None = None)
     }
 
 
-def save_fit(conn: psycopg.Connection, run_id: int, customer_ids: Iterable[int], result: SegmentationResult,
-             payload: dict[str, Any]) -> None:
+def save_fit(
+    conn: psycopg.Connection,
+    run_id: int,
+    customer_ids: Iterable[int],
+    result: SegmentationResult,
+    payload: dict[str, Any],
+) -> None:
     """Replace the stored fit of ``run_id``: the payload and each customer's segment label
     (``customer_ids`` in the order the result's labels follow). One transaction, committed."""
     ids = [int(c) for c in customer_ids]
@@ -63,8 +73,10 @@ def save_fit(conn: psycopg.Connection, run_id: int, customer_ids: Iterable[int],
         " ON CONFLICT (run_id) DO UPDATE SET result = EXCLUDED.result, fitted_at = now()",
         (run_id, json.dumps(payload)),
     )
-    with conn.cursor() as cur, cur.copy(
-            "COPY rfm_fit_assignment (run_id, customer_id, segment_label, is_medoid) FROM STDIN") as cp:
+    with (
+        conn.cursor() as cur,
+        cur.copy("COPY rfm_fit_assignment (run_id, customer_id, segment_label, is_medoid) FROM STDIN") as cp,
+    ):
         for customer_id, label in zip(ids, result.names_for(), strict=True):
             cp.write_row((run_id, customer_id, label, customer_id in medoids))
     conn.execute("UPDATE rfm_run SET status = 'fitted' WHERE run_id = %s", (run_id,))
@@ -77,9 +89,11 @@ def publish(conn: psycopg.Connection, run_id: int) -> dict[str, int]:
     if conn.execute("SELECT 1 FROM rfm_fit WHERE run_id = %s", (run_id,)).fetchone() is None:
         raise RuntimeError(f"rfm_run {run_id} has no fit to load: run fit_segments first")
     sql.run(conn, "segments/load_segments.sql", {"run_id": run_id})
-    history = conn.execute("SELECT count(*) FROM customer_segment_history WHERE run_id = %s",
-                           (run_id,)).fetchone()[0]
-    current = conn.execute("SELECT count(*), count(*) FILTER (WHERE run_id = %s) FROM customer_segments",
-                           (run_id,)).fetchone()
+    history = conn.execute(
+        "SELECT count(*) FROM customer_segment_history WHERE run_id = %s", (run_id,)
+    ).fetchone()[0]
+    current = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE run_id = %s) FROM customer_segments", (run_id,)
+    ).fetchone()
     conn.commit()
     return {"history_rows": history, "current_segments": current[0], "current_from_this_run": current[1]}

@@ -141,7 +141,8 @@ class ArcGISGeocodingHook(BaseHook):
         key = (conn.password or "").strip()
         if not key:
             raise ArcGISAuthError(
-                f"connection {self.arcgis_conn_id!r} has no API key: put the ArcGIS API key in its password")
+                f"connection {self.arcgis_conn_id!r} has no API key: put the ArcGIS API key in its password"
+            )
         try:  # keep the key out of task logs even if something prints it
             from airflow.sdk.log import mask_secret
 
@@ -164,8 +165,13 @@ class ArcGISGeocodingHook(BaseHook):
 
             self._resolve()
             s = requests.Session()
-            s.headers.update({AUTH_HEADER: f"Bearer {self._key}", "Accept": "application/json",
-                              "User-Agent": "vehicle-sales-rfm/arcgis-geocoding"})
+            s.headers.update(
+                {
+                    AUTH_HEADER: f"Bearer {self._key}",
+                    "Accept": "application/json",
+                    "User-Agent": "vehicle-sales-rfm/arcgis-geocoding",
+                }
+            )
             s.trust_env = False  # no .netrc credentials or proxies from the environment
             self._session = s
         return self._session
@@ -203,7 +209,7 @@ class ArcGISGeocodingHook(BaseHook):
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return min(max(0.0, retry_after), self.max_retry_after)
-        ceiling = min(self.backoff_max, self.backoff_base * (2 ** attempt))
+        ceiling = min(self.backoff_max, self.backoff_base * (2**attempt))
         return ceiling / 2 + random.uniform(0, ceiling / 2)  # "equal jitter"
 
     @staticmethod
@@ -225,8 +231,14 @@ class ArcGISGeocodingHook(BaseHook):
         return max(0.0, when.timestamp() - time.time())
 
     # -- the request loop -----------------------------------------------------------------------
-    def _request(self, method: str, endpoint: str, *, params: dict[str, Any] | None = None,
-                 data: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _request(
+        self,
+        method: str,
+        endpoint: str,
+        *,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         import requests
 
         session = self.get_conn()
@@ -240,8 +252,9 @@ class ArcGISGeocodingHook(BaseHook):
             self.requests_made += 1
             retry_after: float | None = None
             try:
-                resp = session.request(method, url, params=params, data=data, timeout=self.timeout,
-                                       allow_redirects=False)
+                resp = session.request(
+                    method, url, params=params, data=data, timeout=self.timeout, allow_redirects=False
+                )
             except (requests.Timeout, requests.ConnectionError) as exc:
                 reason = type(exc).__name__
             else:
@@ -267,18 +280,21 @@ class ArcGISGeocodingHook(BaseHook):
             if attempt >= self.max_retries:
                 break
             delay = self._delay(attempt, retry_after)
-            log.warning("ArcGIS %s: %s; retry %d/%d in %.2f s", name, reason, attempt + 1,
-                        self.max_retries, delay)
+            log.warning(
+                "ArcGIS %s: %s; retry %d/%d in %.2f s", name, reason, attempt + 1, self.max_retries, delay
+            )
             time.sleep(delay)
-        raise ArcGISTransientError(f"ArcGIS {name}: gave up after {self.max_retries + 1} attempts;"
-                                   f" last: {reason}")
+        raise ArcGISTransientError(
+            f"ArcGIS {name}: gave up after {self.max_retries + 1} attempts; last: {reason}"
+        )
 
     def _json(self, resp: Any, name: str) -> dict[str, Any]:
         try:
             payload = json.loads(resp.content.decode(resp.encoding or "utf-8", errors="strict"))
         except (ValueError, UnicodeDecodeError):
             raise ArcGISMalformedResponseError(
-                f"ArcGIS {name}: HTTP {resp.status_code} body is not JSON ({len(resp.content)} bytes)") from None
+                f"ArcGIS {name}: HTTP {resp.status_code} body is not JSON ({len(resp.content)} bytes)"
+            ) from None
         if not isinstance(payload, dict):
             raise ArcGISMalformedResponseError(f"ArcGIS {name}: body is JSON but not an object")
         return payload
@@ -297,9 +313,11 @@ class ArcGISGeocodingHook(BaseHook):
         return code, self._scrub(message)[:300]
 
     def _auth_message(self, code: Any, message: str) -> str:
-        return (f"ArcGIS refused the credentials of connection {self.arcgis_conn_id!r} ({code}: {message})."
-                f" Fix the API key (password) of the {self.arcgis_conn_id!r} connection, or give the key"
-                " the geocoding privilege and credits.")
+        return (
+            f"ArcGIS refused the credentials of connection {self.arcgis_conn_id!r} ({code}: {message})."
+            f" Fix the API key (password) of the {self.arcgis_conn_id!r} connection, or give the key"
+            " the geocoding privilege and credits."
+        )
 
     # -- the API --------------------------------------------------------------------------------
     def service_info(self) -> dict[str, Any]:
@@ -349,18 +367,28 @@ class ArcGISGeocodingHook(BaseHook):
             raise ArcGISMalformedResponseError("ArcGIS geocodeAddresses: response has no 'locations' list")
         return locations
 
-    def find_address_candidates(self, address: dict[str, Any], max_locations: int = 1) -> list[dict[str, Any]]:
+    def find_address_candidates(
+        self, address: dict[str, Any], max_locations: int = 1
+    ) -> list[dict[str, Any]]:
         """findAddressCandidates for one address (parameters ``address, address2, city, region, postal,
         countryCode`` ...); returns the candidates, best first (empty when nothing matched)."""
         params = {k: v for k, v in address.items() if v not in (None, "")}
-        params.update({"outFields": ",".join(OUT_FIELDS), "maxLocations": str(max_locations),
-                       "forStorage": "true", "f": "json"})
+        params.update(
+            {
+                "outFields": ",".join(OUT_FIELDS),
+                "maxLocations": str(max_locations),
+                "forStorage": "true",
+                "f": "json",
+            }
+        )
         if self.source_country:
             params["sourceCountry"] = self.source_country
         payload = self._request("POST", "findAddressCandidates", data=params)
         candidates = payload.get("candidates")
         if not isinstance(candidates, list) or not all(isinstance(x, dict) for x in candidates):
-            raise ArcGISMalformedResponseError("ArcGIS findAddressCandidates: response has no 'candidates' list")
+            raise ArcGISMalformedResponseError(
+                "ArcGIS findAddressCandidates: response has no 'candidates' list"
+            )
         return candidates
 
     def test_connection(self) -> tuple[bool, str]:

@@ -12,8 +12,22 @@ from typing import Any
 
 DEFAULT_BASE_URL = "https://geocode-api.arcgis.com/arcgis/rest/services/World/GeocodeServer"
 # the attributes we store (see geocode_cache.attributes); ResultID always comes back in batches
-OUT_FIELDS = ("Match_addr", "Addr_type", "StAddr", "SubAddr", "City", "Region", "RegionAbbr", "Postal",
-              "CountryCode", "CntryName", "Score", "Status", "X", "Y")
+OUT_FIELDS = (
+    "Match_addr",
+    "Addr_type",
+    "StAddr",
+    "SubAddr",
+    "City",
+    "Region",
+    "RegionAbbr",
+    "Postal",
+    "CountryCode",
+    "CntryName",
+    "Score",
+    "Status",
+    "X",
+    "Y",
+)
 
 
 def finite(value: Any) -> float | None:
@@ -29,7 +43,7 @@ def finite(value: Any) -> float | None:
 class GeocodeResult:
     """One answer of the service (or of the cache) for one address text."""
 
-    status: str                      # M / T / U as returned
+    status: str  # M / T / U as returned
     score: float | None
     match_addr: str | None
     longitude: float | None
@@ -55,17 +69,27 @@ class GeocodeResult:
         return cls("U", 0.0, None, None, None, {})
 
     def candidate_json(self) -> dict[str, Any]:
-        return {"address": self.match_addr, "score": self.score, "status": self.status,
-                "location": None if self.longitude is None else {"x": self.longitude, "y": self.latitude},
-                "attributes": self.attributes}
+        return {
+            "address": self.match_addr,
+            "score": self.score,
+            "status": self.status,
+            "location": None if self.longitude is None else {"x": self.longitude, "y": self.latitude},
+            "attributes": self.attributes,
+        }
 
 
 def request_record(object_id: int, fields: Sequence[Any]) -> dict[str, Any]:
     """A geocodeAddresses record (attributes) for our address fields."""
     st, sub, city, region, postal, country = fields
     rec: dict[str, Any] = {"OBJECTID": object_id}
-    for name, value in (("Address", st), ("Address2", sub), ("City", city), ("Region", region),
-                        ("Postal", postal), ("CountryCode", country)):
+    for name, value in (
+        ("Address", st),
+        ("Address2", sub),
+        ("City", city),
+        ("Region", region),
+        ("Postal", postal),
+        ("CountryCode", country),
+    ):
         if value is not None and str(value).strip():
             rec[name] = str(value).strip()
     return rec
@@ -74,6 +98,12 @@ def request_record(object_id: int, fields: Sequence[Any]) -> dict[str, Any]:
 def single_params(fields: Sequence[Any]) -> dict[str, Any]:
     """findAddressCandidates parameters for our address fields."""
     rec = request_record(0, fields)
-    names = {"Address": "address", "Address2": "address2", "City": "city", "Region": "region",
-             "Postal": "postal", "CountryCode": "countryCode"}
+    names = {
+        "Address": "address",
+        "Address2": "address2",
+        "City": "city",
+        "Region": "region",
+        "Postal": "postal",
+        "CountryCode": "countryCode",
+    }
     return {names[k]: v for k, v in rec.items() if k in names}
