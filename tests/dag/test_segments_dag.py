@@ -44,6 +44,23 @@ def test_sample_run_publishes_one_current_segment_per_customer_with_metrics(ware
     assert [label for label, _ in labels] == ["Champion", "Potential Loyalist", "Hibernating"]
     sizes = dict(labels)
     assert sizes["Champion"] < sizes["Potential Loyalist"]  # a handful of champions
+    # the bundled sample's exact outcome (the demo's), which no redesign or speed-up may change
+    assert q(
+        warehouse,
+        "SELECT sum(rows_read), sum(rows_loaded), sum(rows_duplicate), sum(rows_rejected) FROM source_files",
+    ) == [(3000, 3000, 0, 0)]
+    assert q(
+        warehouse,
+        "SELECT (SELECT count(*) FROM customers), (SELECT count(*) FROM addresses),"
+        " (SELECT count(*) FROM products), (SELECT count(*) FROM orders),"
+        " (SELECT count(*) FROM order_lines)",
+    ) == [(92, 92, 110, 301, 3000)]
+    assert q(
+        warehouse,
+        "SELECT count(*) FILTER (WHERE phone_valid), count(*) FILTER (WHERE NOT phone_valid) FROM customers",
+    ) == [(70, 22)]
+    assert [round(sil, 3), round(ch, 1), round(dbi, 3), round(loss, 3)] == [0.408, 92.7, 0.834, 54.611]
+    assert labels == [("Champion", 10), ("Potential Loyalist", 43), ("Hibernating", 35)]
     folder = next((tmp_path / "reports").iterdir())
     assert {p.name for p in folder.iterdir()} >= {
         "report.md",
