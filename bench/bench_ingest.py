@@ -52,7 +52,7 @@ def one_size(lines: int) -> dict:
 
     from vehicle_sales.common.schema import apply_schema
     from vehicle_sales.common.sql import render_template
-    from vehicle_sales.ingest.download import FetchedFile, count_records, register, sha256_of
+    from vehicle_sales.ingest.download import FetchedFile, fingerprint, register
     from vehicle_sales.ingest.encoding import choose_encoding
     from vehicle_sales.ingest.reference import load_reference_data
     from vehicle_sales.ingest.staging import stage_file
@@ -72,8 +72,8 @@ def one_size(lines: int) -> dict:
             load_reference_data(conn)
 
             def ingest(path: Path, label: str) -> None:
-                sha, size = sha256_of(path)
-                reg = register(conn, FetchedFile(path, str(path), sha, size), count_records(path), "bench")
+                sha, size, lines = fingerprint(path)
+                reg = register(conn, FetchedFile(path, str(path), sha, size, lines), lines, "bench")
                 codec = choose_encoding(path, "auto").codec
                 t0 = time.perf_counter()
                 counts = stage_file(conn, path, reg.file_id, codec)

@@ -12,7 +12,7 @@ import psycopg
 
 from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.sql import render_template
-from vehicle_sales.ingest.download import FetchedFile, count_records, register, sha256_of
+from vehicle_sales.ingest.download import FetchedFile, fingerprint, register
 from vehicle_sales.ingest.staging import StageCounts, stage_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,11 +74,13 @@ def query(url: str, sql: str, *args: Any) -> list[tuple]:
         return c.execute(sql, args).fetchall()
 
 
-def ingest(conn: psycopg.Connection, path: Path, codec: str = "cp1252") -> StageCounts:
+def ingest(
+    conn: psycopg.Connection, path: Path, codec: str = "cp1252", use_fast_path: bool = True
+) -> StageCounts:
     """download_raw's registration and stage_raw's staging of a local file (committed)."""
-    sha, size = sha256_of(path)
-    reg = register(conn, FetchedFile(path, str(path), sha, size), count_records(path), "test")
-    return stage_file(conn, path, reg.file_id, codec)
+    sha, size, lines = fingerprint(path)
+    reg = register(conn, FetchedFile(path, str(path), sha, size, lines), lines, "test")
+    return stage_file(conn, path, reg.file_id, codec, use_fast_path=use_fast_path)
 
 
 def refresh_core(conn: psycopg.Connection, run_id: str = "test") -> list[tuple]:

@@ -146,7 +146,7 @@ def download_raw() -> dict[str, Any]:
     cfg = _config(context)
     spec = download.parse_source(cfg.sales_source)
     fetched = download.fetch(spec, cfg.download_dir)
-    rows = download.count_records(fetched.path)
+    rows = fetched.lines
     with _connect(context) as conn:
         reg = download.register(conn, fetched, rows, context["dag_run"].run_id)
     if reg.already_staged:

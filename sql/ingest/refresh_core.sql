@@ -1,24 +1,35 @@
 -- refresh_core: refresh customers, addresses, products, orders and order lines from the raw rows
--- past the core_refresh watermark, and advance the watermark, all in one transaction: a failure
--- anywhere (or a dropped connection) rolls everything back and the retry starts from the same
--- watermark. One file per entity (refresh/), in the order the foreign keys need.
-{% import 'common/bulk_foreign_keys.sql' as bulk %}
+-- past the core_refresh watermark (the delta), and advance the watermark, all in one transaction: a
+-- failure anywhere (or a dropped connection) rolls everything back and the retry starts from the
+-- same watermark. One file per entity (refresh/), in the order the foreign keys need.
+--
+-- Speed: each entity reads the delta straight from raw_orders_csv, picking its representative row
+-- per key by raw_id with a hash aggregate; a large delta is scanned in parallel (refresh/window.sql
+-- tells the planner), and takes the bulk path for orders and order lines.
+{% import 'common/bulk_load.sql' as bulk %}
+{% import 'ingest/refresh/_macros.sql' as refresh %}
 {% include 'common/set_actor.sql' %}
 
 -- serialised with staging (same lock): raw_ids are only read once every earlier one is committed
 {{ advisory_xact_lock('ingest') }};
--- the joins below hash up to a million delta rows: let them do it in memory, in this transaction only
+-- the aggregates below hash up to a million delta rows: let them do it in memory, in this transaction only
 SET LOCAL work_mem = '192MB';
 
-{% include 'ingest/refresh/delta.sql' %}
+{% include 'ingest/refresh/window.sql' %}
+{% include 'ingest/refresh/picks.sql' %}
+{{ refresh.scan_whole_delta(false) }}
+
+-- a large delta takes the bulk path (see common/bulk_load.sql): the foreign keys of addresses,
+-- orders and order lines, and order lines' key when the delta is at least as large as the table
+{{ bulk.drop_constraints(['addresses', 'orders'], '(SELECT delta_bound FROM refresh_window)') }}
+{{ bulk.drop_constraints(['order_lines'], '(SELECT delta_bound FROM refresh_window)', with_indexes=True) }}
 {% include 'ingest/refresh/customers.sql' %}
 {% include 'ingest/refresh/addresses.sql' %}
 {% include 'ingest/refresh/products.sql' %}
-
--- a large delta takes the bulk path for orders and order lines (see common/bulk_foreign_keys.sql)
-{{ bulk.drop_foreign_keys(['orders', 'order_lines'], '(SELECT count(*) FROM delta)') }}
 {% include 'ingest/refresh/orders.sql' %}
+{{ refresh.scan_whole_delta(true) }}
 {% include 'ingest/refresh/order_lines.sql' %}
-{{ bulk.restore_foreign_keys() }}
+{{ refresh.scan_whole_delta(false) }}
+{{ bulk.restore_constraints() }}
 
 {% include 'ingest/refresh/watermark.sql' %}

@@ -8,7 +8,7 @@
 -- different values it is a conflict, rejected with a pointer to the other version. The earliest
 -- line of a file wins within the file; what is already loaded wins across files. A row of
 -- raw_orders_csv from this very file is an earlier line of it (it was loaded directly).
-{% import 'common/bulk_foreign_keys.sql' as bulk %}
+{% import 'common/bulk_load.sql' as bulk %}
 
 INSERT INTO raw_orders_rejects (source_file_id, source_line, raw_text, reason, ordernumber, orderlinenumber)
 SELECT %(file_id)s, source_line, raw_text, reason, ordernumber, orderlinenumber
@@ -80,4 +80,6 @@ LEFT JOIN raw_orders_csv loaded
       AND loaded.ordernumber = c.ordernumber AND loaded.orderlinenumber = c.orderlinenumber
 WHERE c.verdict IN ('conflict_loaded', 'conflict_in_file');
 
-{{ bulk.restore_foreign_keys() }}
+-- a bulk load: the planner needs to know how big raw_orders_csv has become (refresh_core reads it next)
+DO $analyze$ BEGIN IF {{ bulk.taken() }} THEN ANALYZE raw_orders_csv; END IF; END $analyze$;
+{{ bulk.restore_constraints() }}

@@ -25,67 +25,33 @@ BEGIN
 END;
 $$ LANGUAGE plpgsql;
 
--- one audit row per insert (I), real update (U) or delete (D)
-CREATE OR REPLACE FUNCTION audit_customers() RETURNS trigger AS $$
-DECLARE r customers;
+-- One audit row per inserted (I), really updated (U) or deleted (D) row, written once per
+-- statement from its transition table: a set-based INSERT (a bulk refresh of 100,000 customers
+-- costs one statement, not 100,000 trigger calls). A no-op UPDATE never reaches them: it is
+-- suppressed before (a_suppress_noop_update). write_audit(key column, audited columns) serves
+-- the three audited tables; their audit table is <table>_audit.
+CREATE OR REPLACE FUNCTION write_audit() RETURNS trigger AS $$
 BEGIN
-    IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-        RETURN NEW;
-    END IF;
-    r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-    INSERT INTO customers_audit (customer_id, operation, changed_by, db_role, airflow_dag_id,
-                                 airflow_run_id, airflow_task_id, company_name, contact_last_name,
-                                 contact_first_name, phone, phone_valid, phone_e164,
-                                 phone_invalid_reason)
-    VALUES (r.customer_id, left(TG_OP, 1), audit_actor(), current_user,
-            nullif(current_setting('vehicle_sales.dag_id', true), ''),
-            nullif(current_setting('vehicle_sales.run_id', true), ''),
-            nullif(current_setting('vehicle_sales.task_id', true), ''),
-            r.company_name, r.contact_last_name, r.contact_first_name, r.phone, r.phone_valid,
-            r.phone_e164, r.phone_invalid_reason);
-    RETURN r;
+    EXECUTE format(
+        $sql$INSERT INTO %I (%I, operation, changed_by, db_role, airflow_dag_id, airflow_run_id,
+                             airflow_task_id, %s)
+             SELECT %I, %L, audit_actor(), current_user,
+                    nullif(current_setting('vehicle_sales.dag_id', true), ''),
+                    nullif(current_setting('vehicle_sales.run_id', true), ''),
+                    nullif(current_setting('vehicle_sales.task_id', true), ''), %s
+             FROM changed_rows$sql$,
+        TG_TABLE_NAME || '_audit', TG_ARGV[0], TG_ARGV[1], TG_ARGV[0], left(TG_OP, 1), TG_ARGV[1]);
+    RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
 
-CREATE OR REPLACE FUNCTION audit_addresses() RETURNS trigger AS $$
-DECLARE r addresses;
-BEGIN
-    IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-        RETURN NEW;
-    END IF;
-    r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-    INSERT INTO addresses_audit (address_id, operation, changed_by, db_role, airflow_dag_id,
-                                 airflow_run_id, airflow_task_id, st_addr, sub_addr, city, region,
-                                 postal_code, country_code, score, geocode_status, match_addr,
-                                 longitude, latitude)
-    VALUES (r.address_id, left(TG_OP, 1), audit_actor(), current_user,
-            nullif(current_setting('vehicle_sales.dag_id', true), ''),
-            nullif(current_setting('vehicle_sales.run_id', true), ''),
-            nullif(current_setting('vehicle_sales.task_id', true), ''),
-            r.st_addr, r.sub_addr, r.city, r.region, r.postal_code, r.country_code, r.score,
-            r.geocode_status, r.match_addr, r.longitude, r.latitude);
-    RETURN r;
-END;
-$$ LANGUAGE plpgsql;
-
-CREATE OR REPLACE FUNCTION audit_customer_segments() RETURNS trigger AS $$
-DECLARE r customer_segments;
-BEGIN
-    IF TG_OP = 'UPDATE' AND NEW IS NOT DISTINCT FROM OLD THEN
-        RETURN NEW;
-    END IF;
-    r := CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
-    INSERT INTO customer_segments_audit (customer_id, operation, changed_by, db_role, airflow_dag_id,
-                                         airflow_run_id, airflow_task_id, segment_id, run_id,
-                                         recency_days, frequency, monetary_amt)
-    VALUES (r.customer_id, left(TG_OP, 1), audit_actor(), current_user,
-            nullif(current_setting('vehicle_sales.dag_id', true), ''),
-            nullif(current_setting('vehicle_sales.run_id', true), ''),
-            nullif(current_setting('vehicle_sales.task_id', true), ''),
-            r.segment_id, r.run_id, r.recency_days, r.frequency, r.monetary_amt);
-    RETURN r;
-END;
-$$ LANGUAGE plpgsql;
+-- the row-level audit of earlier versions, replaced by the statement-level triggers below
+DROP TRIGGER IF EXISTS trg_customers_audit ON customers;
+DROP TRIGGER IF EXISTS trg_addresses_audit ON addresses;
+DROP TRIGGER IF EXISTS trg_customer_segments_audit ON customer_segments;
+DROP FUNCTION IF EXISTS audit_customers();
+DROP FUNCTION IF EXISTS audit_addresses();
+DROP FUNCTION IF EXISTS audit_customer_segments();
 
 -- triggers: a no-op UPDATE (same values) is dropped before any other trigger sees it
 CREATE OR REPLACE TRIGGER a_suppress_noop_update BEFORE UPDATE ON customers
@@ -100,10 +66,32 @@ CREATE OR REPLACE TRIGGER trg_cust_touch_updated
 CREATE OR REPLACE TRIGGER trg_addr_touch_updated
     BEFORE UPDATE ON addresses FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
 
-CREATE OR REPLACE TRIGGER trg_customers_audit
-    AFTER INSERT OR UPDATE OR DELETE ON customers FOR EACH ROW EXECUTE FUNCTION audit_customers();
-CREATE OR REPLACE TRIGGER trg_addresses_audit
-    AFTER INSERT OR UPDATE OR DELETE ON addresses FOR EACH ROW EXECUTE FUNCTION audit_addresses();
-CREATE OR REPLACE TRIGGER trg_customer_segments_audit
-    AFTER INSERT OR UPDATE OR DELETE ON customer_segments
-    FOR EACH ROW EXECUTE FUNCTION audit_customer_segments();
+
+-- the audit, per statement
+CREATE OR REPLACE TRIGGER trg_customers_audit_ins AFTER INSERT ON customers
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('customer_id', 'company_name, contact_last_name, contact_first_name, phone, phone_valid, phone_e164, phone_invalid_reason');
+CREATE OR REPLACE TRIGGER trg_customers_audit_upd AFTER UPDATE ON customers
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('customer_id', 'company_name, contact_last_name, contact_first_name, phone, phone_valid, phone_e164, phone_invalid_reason');
+CREATE OR REPLACE TRIGGER trg_customers_audit_del AFTER DELETE ON customers
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('customer_id', 'company_name, contact_last_name, contact_first_name, phone, phone_valid, phone_e164, phone_invalid_reason');
+CREATE OR REPLACE TRIGGER trg_addresses_audit_ins AFTER INSERT ON addresses
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('address_id', 'st_addr, sub_addr, city, region, postal_code, country_code, score, geocode_status, match_addr, longitude, latitude');
+CREATE OR REPLACE TRIGGER trg_addresses_audit_upd AFTER UPDATE ON addresses
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('address_id', 'st_addr, sub_addr, city, region, postal_code, country_code, score, geocode_status, match_addr, longitude, latitude');
+CREATE OR REPLACE TRIGGER trg_addresses_audit_del AFTER DELETE ON addresses
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('address_id', 'st_addr, sub_addr, city, region, postal_code, country_code, score, geocode_status, match_addr, longitude, latitude');
+CREATE OR REPLACE TRIGGER trg_customer_segments_audit_ins AFTER INSERT ON customer_segments
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('customer_id', 'segment_id, run_id, recency_days, frequency, monetary_amt');
+CREATE OR REPLACE TRIGGER trg_customer_segments_audit_upd AFTER UPDATE ON customer_segments
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('customer_id', 'segment_id, run_id, recency_days, frequency, monetary_amt');
+CREATE OR REPLACE TRIGGER trg_customer_segments_audit_del AFTER DELETE ON customer_segments
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('customer_id', 'segment_id, run_id, recency_days, frequency, monetary_amt');

@@ -13,7 +13,7 @@ from vehicle_sales.common.errors import SourceNotFoundError
 from vehicle_sales.common.paths import SAMPLE_CSV
 from vehicle_sales.ingest.download import (
     FetchedFile,
-    count_records,
+    count_lines,
     download_url,
     fetch,
     parse_source,
@@ -74,7 +74,7 @@ def test_url_is_streamed_atomically_into_a_content_addressed_file(http_server, t
     assert got.path.name == f"{hashlib.sha256(_Handler.body).hexdigest()}.csv"
     assert got.path.read_bytes() == _Handler.body and got.size_bytes == len(_Handler.body)
     assert [p.name for p in (tmp_path / "dl").iterdir()] == [got.path.name]  # no temporary left behind
-    assert count_records(got.path) == 5
+    assert got.lines == count_lines(got.path) == 5
 
 
 def test_transient_errors_are_retried_honouring_retry_after(http_server, tmp_path):

@@ -7,7 +7,6 @@ source is fingerprinted (sha256, size, CSV record count) so an already-ingested 
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import logging
 import os
@@ -43,6 +42,7 @@ class FetchedFile:
     source_uri: str
     sha256: str
     size_bytes: int
+    lines: int = 0  # data lines (after the header)
 
 
 def parse_source(value: str | None) -> SourceSpec:
@@ -67,24 +67,45 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-def sha256_of(path: Path) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
+class LineCounter:
+    """Counts the physical lines of a byte stream fed in pieces (a last line without LF counts)."""
+
+    def __init__(self) -> None:
+        self.breaks = 0
+        self.size = 0
+        self.last = b"\n"
+
+    def update(self, chunk: bytes) -> None:
+        if chunk:
+            self.breaks += chunk.count(b"\n")
+            self.size += len(chunk)
+            self.last = chunk[-1:]
+
+    @property
+    def data_lines(self) -> int:
+        """Lines after the header (line 1), blank ones included: what a user counts in an editor."""
+        total = self.breaks + (0 if self.size == 0 or self.last == b"\n" else 1)
+        return max(total - 1, 0)
+
+
+def fingerprint(path: Path) -> tuple[str, int, int]:
+    """sha256, size in bytes and data lines of a file, in one pass."""
+    digest, lines = hashlib.sha256(), LineCounter()
     with open(path, "rb") as fh:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+            lines.update(chunk)
+    return digest.hexdigest(), lines.size, lines.data_lines
 
 
-def count_records(path: Path) -> int:
-    """Data records (CSV rows after the header, blank lines not counted).
+def sha256_of(path: Path) -> tuple[str, int]:
+    sha, size, _ = fingerprint(path)
+    return sha, size
 
-    Decoding as latin-1 never fails and keeps every ASCII byte, and the CSV structure (commas,
-    quotes, newlines) is ASCII in all the encodings we accept, so the count is right for any of them.
-    """
-    with open(path, encoding="latin-1", newline="") as fh:
-        n = sum(1 for row in csv.reader(fh) if row)
-    return max(n - 1, 0)
+
+def count_lines(path: Path) -> int:
+    """The data lines of a file (physical lines after the header, blank ones included)."""
+    return fingerprint(path)[2]
 
 
 def _session(retries: int):
@@ -115,7 +136,7 @@ def download_url(
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     shown = redact_url(url)
-    digest, size = hashlib.sha256(), 0
+    digest, lines = hashlib.sha256(), LineCounter()
     fd, tmp_name = tempfile.mkstemp(prefix=".download-", dir=dest_dir)
     try:
         try:
@@ -130,7 +151,7 @@ def download_url(
                     for chunk in resp.iter_content(CHUNK):
                         out.write(chunk)
                         digest.update(chunk)
-                        size += len(chunk)
+                        lines.update(chunk)
         except requests.RequestException as exc:
             # the exception text may hold the full URL; say what failed without it
             raise OSError(
@@ -141,8 +162,8 @@ def download_url(
     finally:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
-    log.info("downloaded %s: %d bytes -> %s", shown, size, final)
-    return FetchedFile(final, shown, digest.hexdigest(), size)
+    log.info("downloaded %s: %d bytes -> %s", shown, lines.size, final)
+    return FetchedFile(final, shown, digest.hexdigest(), lines.size, lines.data_lines)
 
 
 def fetch(spec: SourceSpec, download_dir: Path) -> FetchedFile:
@@ -154,8 +175,8 @@ def fetch(spec: SourceSpec, download_dir: Path) -> FetchedFile:
         raise SourceNotFoundError(
             f"sales_source {str(path)!r} not found: set the Variable sales_source to a readable path or URL"
         )
-    digest, size = sha256_of(path)
-    return FetchedFile(path, str(path), digest, size)
+    digest, size, lines = fingerprint(path)
+    return FetchedFile(path, str(path), digest, size, lines)
 
 
 @dataclass(frozen=True)

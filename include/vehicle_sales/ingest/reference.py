@@ -81,7 +81,6 @@ class ReferenceCounts:
     countries_changed: int
     aliases: int
     aliases_changed: int
-    unknown_countries_in_raw: int
 
     def summary(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in asdict(self).items())
@@ -94,7 +93,9 @@ def _copy_rows(cur: psycopg.Cursor, table: str, columns: str, rows: list[tuple])
 
 
 def load_reference_data(conn: psycopg.Connection) -> ReferenceCounts:
-    """Upsert ISO countries and aliases (set-based, idempotent, one transaction, committed)."""
+    """Upsert ISO countries and aliases (set-based, idempotent, one transaction, committed). Its work
+    does not depend on the exports: country texts that resolve to nothing are counted by
+    refresh_core (unknown_country), for the rows it reads."""
     countries = iso_countries()
     aliases = alias_rows(countries)
     sql.run(conn, "ingest/reference_begin.sql")
@@ -106,7 +107,6 @@ def load_reference_data(conn: psycopg.Connection) -> ReferenceCounts:
         countries_changed=sql.run(conn, "ingest/reference_countries.sql").fetchone()[0],
         aliases=len(aliases),
         aliases_changed=sql.run(conn, "ingest/reference_aliases.sql").fetchone()[0],
-        unknown_countries_in_raw=sql.run(conn, "ingest/reference_unknown_countries.sql").fetchone()[0],
     )
     conn.commit()
     return counts

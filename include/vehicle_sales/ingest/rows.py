@@ -137,17 +137,6 @@ def _one_of(name: str, text: str, allowed: dict[str, str]) -> str:
         raise RowError(f"{name} {text[:40]!r} is not one of {', '.join(allowed.values())}") from None
 
 
-def _plain_number(text: str, int_digits: int) -> bool:
-    """'123' or '123.45': digits 0-9, at most one point, no sign; PostgreSQL reads it as _decimal does."""
-    whole, _, frac = text.partition(".")
-    return (
-        whole.isascii()
-        and whole.isdigit()
-        and len(whole) <= int_digits
-        and (not frac or (frac.isascii() and frac.isdigit()))
-    )
-
-
 # Columns whose distinct values are few (quantities, prices, dates, sets): each distinct text is
 # checked once per file and its canonical form remembered. Column -> check(name, text).
 CHECKS: dict[str, Callable[[str, str], str]] = {
@@ -163,9 +152,9 @@ CHECKS: dict[str, Callable[[str, str], str]] = {
     "DEALSIZE": lambda n, t: _one_of(n, t, _DEAL_BY_KEY),
 }
 _CHECK_AT: dict[int, tuple[str, Callable[[str, str], str]]] = {POSITION[c]: (c, f) for c, f in CHECKS.items()}
-# the fast path sends these texts as they stand once seen valid; prices and sales are nearly
-# unique, so they are checked by shape (_plain_number) instead of remembered
-_REMEMBERED = tuple(i for i in _CHECK_AT if i not in (_PRICE, _SALES))
+# the fast path (ingest/screen.py) sends these texts as they stand once seen valid; prices and
+# sales are nearly unique, so it checks them by shape instead of remembering them
+REMEMBERED = tuple(COLUMNS[i] for i in _CHECK_AT if i not in (_PRICE, _SALES))
 _OPTIONAL = frozenset(i for i in _CHECK_AT if COLUMNS[i] not in REQUIRED)
 _required = itemgetter(*(POSITION[name] for name in REQUIRED))
 _MEMO_LIMIT = 200_000  # distinct values remembered per column
@@ -182,8 +171,9 @@ class RowValidator:
         self._good: dict[int, dict[str, str]] = {i: {} for i in _CHECK_AT}
         self._bad: dict[int, dict[str, RowError]] = {i: {} for i in _CHECK_AT}
         # texts PostgreSQL may read as they stand ('' of an optional column is NULL either way)
-        self._fast: dict[int, set[str]] = {i: ({""} if i in _OPTIONAL else set()) for i in _CHECK_AT}
-        self._remembered = [(i, self._fast[i]) for i in _REMEMBERED]
+        self._fast: dict[int, set[str]] = {
+            POSITION[c]: ({""} if POSITION[c] in _OPTIONAL else set()) for c in REMEMBERED
+        }
 
     def _check(self, i: int, text: str) -> str:
         bad = self._bad[i].get(text)
@@ -224,68 +214,29 @@ class RowValidator:
             )
         return out
 
-    def fast_text(self, record: list[str]) -> str | None:
-        """The record's fields joined by commas when PostgreSQL, reading the fields as they stand,
-        stores exactly the values ``__call__`` would produce (valid, nothing to strip or convert);
-        else None, and the caller takes the slow path, which also gives the reject reason. The
-        joined text is the CSV line itself when it has 24 commas and no quote.
+    def stands_as_is(self, i: int, text: str) -> bool:
+        """Whether the text of field ``i`` (COLUMNS index), sent to PostgreSQL as it stands, is stored
+        exactly as validation stores it: valid, and nothing to convert (a set's value spelled as the
+        set spells it, a date in a form PostgreSQL reads as M/D/YYYY). Remembered per text.
 
-        Only for files whose columns are COLUMNS in order. PostgreSQL must read dates as MDY.
+        Numbers qualify as they stand ('+7' and '007' are read as 7, as validation reads them).
         """
-        joined = ",".join(record)
-        # isprintable(): no control characters and no whitespace but ' ' (Unicode spaces are not
-        # printable), so a field needs stripping only if a ' ' touches a comma or an end
-        if (
-            not joined.isprintable()
-            or " ," in joined
-            or ", " in joined
-            or joined[:1] == " "
-            or joined[-1:] == " "
-            or max(map(len, record)) > MAX_FIELD_LENGTH
-            or len(record[_PRODUCT]) > MAX_PRODUCT_CODE_LENGTH
-            or not all(_required(record))
-        ):
-            return None
-        order, line = record[_ORDER], record[_LINE]
-        if not (
-            order.isascii()
-            and order.isdigit()
-            and order[0] != "0"
-            and len(order) <= 9
-            and line.isascii()
-            and line.isdigit()
-            and line[0] != "0"
-            and len(line) <= 4
-        ):
-            return None
-        if not (
-            _plain_number(record[_PRICE], 8) and (not record[_SALES] or _plain_number(record[_SALES], 10))
-        ):
-            return None  # prices and sales are nearly unique: checked, not remembered
-        for i, known in self._remembered:
-            if record[i] not in known:
-                return joined if self._learn(record) else None
-        return joined
-
-    def _learn(self, record: list[str]) -> bool:
-        """Check the values the fast sets do not know yet; remember those PostgreSQL reads alike."""
-        for i in _REMEMBERED:
-            text = record[i]
-            if text in self._fast[i]:
-                continue
-            try:
-                canonical = self._check(i, text)
-            except RowError:
-                return False
-            if i == _DATE:
-                same = _PG_DATE.fullmatch(text) is not None
-            else:  # a set's value must be spelled as the set spells it
-                same = i not in (_STATUS, _DEAL) or text == canonical
-            if not same:
-                return False
-            if len(self._fast[i]) < _MEMO_LIMIT:
-                self._fast[i].add(text)
-        return True
+        known = self._fast.get(i)
+        if known is None:
+            raise ValueError(f"{COLUMNS[i]} is not one of the columns checked by value")
+        if text in known:
+            return True
+        try:
+            canonical = self._check(i, text)
+        except RowError:
+            return False
+        if i == _DATE:
+            same = _PG_DATE.fullmatch(text) is not None
+        else:
+            same = i not in (_STATUS, _DEAL) or text == canonical
+        if same and len(known) < _MEMO_LIMIT:
+            known.add(text)
+        return same
 
 
 def validate_record(

@@ -1,43 +1,47 @@
-"""Stage an export into ``raw_orders_csv``: every record ends up loaded, duplicate or rejected, in
-one transaction per file, and the counts say ``read = loaded + duplicate + rejected``.
+"""Stage an export into ``raw_orders_csv``: every physical line ends up loaded, duplicate, rejected
+or blank, in one transaction per file, and the counts say ``read = loaded + duplicate + rejected``.
 
 Where rejects are decided: :mod:`vehicle_sales.ingest.rows` (one record's types, ranges and sets)
 and ``sql/ingest/stage_load.sql`` (duplicates and conflicts, which need the other rows and the
 database). :func:`stage_file` runs these phases, each a function below:
 
-1. **open** the file and map the header's columns by name (:func:`open_export`);
-2. **begin** the file's transaction: the ingest lock, the working tables, the bulk path, a block of
-   raw_ids in file order (:func:`begin`, ``sql/ingest/stage_begin.sql``);
-3. **route** every record in one pass: a valid row whose key is provably new streams straight into
-   raw_orders_csv by COPY while Python parses the next ones; a row of an order already loaded, or
-   whose key repeats an earlier line, is spooled for classification; an invalid one is rejected with
-   its reason (:class:`Router`, :func:`route`);
-4. **classify** the spooled rows set-based as new, duplicate or conflict (:func:`classify`,
-   ``sql/ingest/stage_load.sql``);
-5. **settle**: conflicting texts, the counts, the balance check and the file's record, then commit
-   (:func:`settle`).
+1. **open** the file: the header's columns mapped by name (:func:`open_export`);
+2. **begin** the file's transaction: the ingest lock, the working tables, the bulk path, the orders
+   already loaded, a block of raw_ids (one per line, in file order) (:func:`begin`,
+   ``sql/ingest/stage_begin.sql``);
+3. **route** the lines chunk by chunk (:func:`route`): the fast path's gate
+   (:mod:`vehicle_sales.ingest.screen`) passes the lines PostgreSQL can COPY as they stand, and
+   those whose key is new go straight into raw_orders_csv, while Python screens the next chunk;
+   every other line is read as a record (:mod:`vehicle_sales.ingest.reader`: several lines when a
+   quoted field holds a line break), validated, and spooled for classification or rejected with
+   its reason;
+4. **classify** the spooled records set-based as new, duplicate or conflict (:func:`classify`,
+   ``sql/ingest/stage_load.sql``), then restore what the bulk path dropped;
+5. **settle**: conflicting texts, the counts, the balance check and the file's record (:func:`settle`).
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-import io
 import logging
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import chain, repeat
 from pathlib import Path
 from typing import IO
 
+import numpy as np
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 
 from vehicle_sales.common import sql
 from vehicle_sales.common.columns import COLUMNS, KEY, POSITION, VALUE_COLUMNS, sql_names
 from vehicle_sales.common.errors import BadExportError
+from vehicle_sales.ingest.reader import ChunkReader, Header, group_record, read_header, strip_cr
 from vehicle_sales.ingest.rows import (
-    IDENTITY,
     RowError,
     RowValidator,
     column_positions,
@@ -46,33 +50,33 @@ from vehicle_sales.ingest.rows import (
     reason_family,
     validate_record,
 )
+from vehicle_sales.ingest.screen import PG_ENCODINGS, ZERO, Screen
 
 log = logging.getLogger(__name__)
 
 _ORDER, _LINE = POSITION[KEY[0]], POSITION[KEY[1]]
 _COLUMN_LIST = ", ".join(sql_names())
-# COPY straight into raw_orders_csv: the reserved raw_id, the file and line, then the export's columns
-_RAW_COPY = (
-    f"COPY raw_orders_csv (raw_id, source_file_id, source_line, {_COLUMN_LIST}) FROM STDIN (FORMAT csv)"
+_SPOOL_COPY = (
+    f"COPY stage_rows (raw_id, source_line, n_lines, {_COLUMN_LIST}, raw_text) FROM STDIN (FORMAT csv)"
 )
-_SPOOL_COPY = f"COPY stage_rows (raw_id, source_line, {_COLUMN_LIST}, raw_text) FROM STDIN (FORMAT csv)"
-_BAD_COPY = "COPY stage_bad (source_line, raw_text, reason, ordernumber, orderlinenumber) FROM STDIN"
-_SPOOL_BYTES = 32 * 1024 * 1024  # rows to classify are kept in memory up to this, then on disk
+_BAD_COPY = "COPY stage_bad (source_line, raw_text, reason, ordernumber, orderlinenumber, n_lines) FROM STDIN"
+_SPOOL_BYTES = 32 * 1024 * 1024  # records to classify are kept in memory up to this, then on disk
 _STRUCTURE = {"columns": sql_names(), "value_columns": sql_names(VALUE_COLUMNS)}
 
 
 @dataclass
 class StageCounts:
-    """What staging did with one file's records."""
+    """What staging did with one file's lines (a record spanning lines counts each of them)."""
 
-    read: int = 0
+    read: int = 0  # data lines that are not blank
     loaded: int = 0
     duplicate: int = 0
     rejected: int = 0
     blank_lines: int = 0
     reasons: Counter = field(default_factory=Counter)
-    direct: int = 0  # loaded straight by COPY, without classification
-    classified: int = 0  # spooled and classified by stage_load.sql
+    direct: int = 0  # lines loaded straight by COPY, without classification
+    classified: int = 0  # records spooled and classified by stage_load.sql
+    multiline_records: int = 0  # records whose quoted field holds a line break
     seconds: dict[str, float] = field(default_factory=dict)  # by phase
 
     def balanced(self) -> bool:
@@ -84,15 +88,49 @@ class StageCounts:
         )
 
 
-# --- reading ------------------------------------------------------------------------------
-def read_records(path: Path, codec: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number where the record starts, fields) for every CSV record, header included."""
-    with open(path, encoding=codec, errors="strict", newline="") as fh:
-        reader = csv.reader(fh, strict=False)
-        line = 1
-        for record in reader:
-            yield line, record
-            line = reader.line_num + 1
+# --- open ----------------------------------------------------------------------------------
+@dataclass
+class Export:
+    """An export opened for staging: where its data starts and where each column is."""
+
+    path: Path
+    codec: str
+    header: Header
+    positions: list[int | None]
+    n_fields: int
+
+    @property
+    def fast(self) -> bool:
+        """Whether the fast path applies: every column of the file is a known one."""
+        return Screen.applies(self.positions, self.n_fields)
+
+    @property
+    def stream_encoding(self) -> str | None:
+        """PostgreSQL's name for the file's encoding, when COPY can read it as it is."""
+        return PG_ENCODINGS.get(codecs.lookup(self.codec).name)
+
+    def copy_statement(self) -> str:
+        """COPY straight into raw_orders_csv: the raw_id, the file and line, then the file's columns
+        in the file's order."""
+        in_file = sorted(
+            (p, c.lower()) for c, p in zip(COLUMNS, self.positions, strict=True) if p is not None
+        )
+        columns = ", ".join(c for _, c in in_file)
+        encoding = self.stream_encoding or "UTF8"
+        return (
+            f"COPY raw_orders_csv (raw_id, source_file_id, source_line, {columns}) FROM STDIN"
+            f" (FORMAT csv, ENCODING '{encoding}')"
+        )
+
+    def decode(self, line: bytes) -> str:
+        return line.decode(self.codec)
+
+
+def open_export(path: Path, codec: str) -> Export:
+    """Phase 1: read the header and map COLUMNS onto it by name; BadExportError when the file is
+    empty, does not decode, or lacks required columns."""
+    header = read_header(path, codec)
+    return Export(path, codec, header, column_positions(header.fields), len(header.fields))
 
 
 def _decode_error(codec: str, exc: UnicodeDecodeError, line: int | None = None) -> BadExportError:
@@ -103,47 +141,23 @@ def _decode_error(codec: str, exc: UnicodeDecodeError, line: int | None = None) 
     )
 
 
-@dataclass
-class Export:
-    """An export opened for staging: its records after the header, and where each column is."""
-
-    path: Path
-    codec: str
-    records: Iterator[tuple[int, list[str]]]
-    positions: list[int | None]
-    n_fields: int
-
-
-def open_export(path: Path, codec: str) -> Export:
-    """Phase 1: read the header and map COLUMNS onto it by name; BadExportError when the file is
-    empty, does not decode, or lacks required columns."""
-    records = read_records(path, codec)
-    try:
-        first = next(records, None)
-    except UnicodeDecodeError as exc:
-        raise _decode_error(codec, exc) from None
-    if first is None:
-        raise BadExportError(f"the export {path.name} is empty (no header, no rows)")
-    header = first[1]
-    return Export(path, codec, records, column_positions(header), len(header))
-
-
 # --- begin ---------------------------------------------------------------------------------
 def record_capacity(conn: psycopg.Connection, path: Path, file_id: int) -> int:
-    """How many records the file holds (counted by download_raw; counted here if it was not)."""
+    """How many data lines the file holds (counted by download_raw; counted here if it was not)."""
     row = conn.execute("SELECT row_count FROM source_files WHERE file_id = %s", (file_id,)).fetchone()
     if row and row[0] is not None:
         return int(row[0])
-    from vehicle_sales.ingest.download import count_records
+    from vehicle_sales.ingest.download import count_lines
 
-    return count_records(path)
+    return count_lines(path)
 
 
 def reserve_raw_ids(conn: psycopg.Connection, n: int) -> int:
     """Reserve ``n`` consecutive raw_ids (hi/lo block); returns the first.
 
-    Each record gets ``first + its index in the file``, so raw_id follows the file's order whether
-    the row is loaded directly or after classification; rejected rows leave gaps, as sequences do.
+    Line L of the file gets raw_id ``first + L - 2`` (line 2 is the first data line), so raw_id
+    follows the file's order whichever path a line takes; blank and rejected lines leave gaps, as
+    sequences do.
     """
     if n <= 0:
         return 0
@@ -158,115 +172,250 @@ def reserve_raw_ids(conn: psycopg.Connection, n: int) -> int:
 
 @dataclass(frozen=True)
 class Plan:
-    """What begin() prepared: the record capacity, the first reserved raw_id, the known orders."""
+    """What begin() prepared: the line capacity, the first reserved raw_id, the known orders (sorted)."""
 
     capacity: int
     first_id: int
-    known_orders: set[int]
+    known_orders: np.ndarray
 
 
 def begin(conn: psycopg.Connection, export: Export, file_id: int) -> Plan:
     """Phase 2: lock, working tables, bulk path, known orders and a block of raw_ids (uncommitted)."""
     capacity = record_capacity(conn, export.path, file_id)
     sql.run(conn, "ingest/stage_begin.sql", {"rows": capacity})
-    known = {r[0] for r in conn.execute("SELECT ordernumber FROM raw_orders_csv GROUP BY 1")}
+    known = np.array(
+        [r[0] for r in conn.execute("SELECT ordernumber FROM raw_orders_csv GROUP BY 1 ORDER BY 1")],
+        dtype=np.int64,
+    )
     return Plan(capacity, reserve_raw_ids(conn, capacity), known)
 
 
 # --- route ---------------------------------------------------------------------------------
+def _digits(values: np.ndarray, width: int) -> np.ndarray:
+    """(n, width) ASCII digits of non-negative integers, zero-padded (PostgreSQL reads 0042 as 42)."""
+    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
+    return ((values[:, None] // powers) % 10 + ZERO).astype(np.uint8)
+
+
+def _prefixes(raw_ids: np.ndarray, file_id: int, line_nos: np.ndarray) -> list[bytes]:
+    """b"<raw_id>,<file_id>,<line>," for each line, built at once (fixed-width numbers)."""
+    if raw_ids.size == 0:
+        return []
+    id_width = max(len(str(int(raw_ids.max()))), 1)
+    line_width = max(len(str(int(line_nos.max()))), 1)
+    middle = np.frombuffer(b"," + str(file_id).encode() + b",", dtype=np.uint8)
+    out = np.concatenate(
+        [
+            _digits(raw_ids, id_width),
+            np.broadcast_to(middle, (raw_ids.size, middle.size)),
+            _digits(line_nos, line_width),
+            np.full((raw_ids.size, 1), ord(","), dtype=np.uint8),
+        ],
+        axis=1,
+    )
+    return np.ascontiguousarray(out).view(f"S{out.shape[1]}").ravel().tolist()
+
+
+def _bodies(lines: list[bytes], data: bytes, cr_all: bool | None) -> list[bytes]:
+    """The lines without their CR: split once at C speed when every line ends alike."""
+    if cr_all is False:
+        return lines
+    if cr_all and data.count(b"\r") == len(lines):  # CR LF everywhere and nowhere else
+        out = data.split(b"\r\n")
+        if out and out[-1] == b"":
+            out.pop()
+        if len(out) == len(lines):
+            return out
+    return [strip_cr(x) for x in lines]
+
+
 class Router:
-    """Sends each record of one file where it belongs: straight into raw_orders_csv (COPY text in
-    ``direct``), to the spool of rows to classify, or to the rejects (``bad``)."""
+    """Sends each line of one file where it belongs, a chunk at a time: straight into raw_orders_csv
+    (the COPY text of :meth:`take_direct`), to the spool of records to classify, or to the rejects
+    (``bad``). The first line of a key in the file is the one that goes straight in."""
 
-    def __init__(self, file_id: int, export: Export, plan: Plan, spool: IO[str]) -> None:
-        self.file_id, self.positions, self.n_fields = file_id, export.positions, export.n_fields
-        self.first_id, self.capacity, self.known_orders = plan.first_id, plan.capacity, plan.known_orders
-        self.fast = export.positions == IDENTITY and export.n_fields == len(COLUMNS)
+    def __init__(
+        self, file_id: int, export: Export, plan: Plan, spool: IO[str], use_fast_path: bool = True
+    ) -> None:
+        self.file_id, self.export, self.plan = file_id, export, plan
         self.validator = RowValidator()
-        self.seen: set[int] = set()  # (order << 16 | line) of the rows sent directly
-        self.direct = io.StringIO()
-        self._direct_csv = csv.writer(self.direct, lineterminator="\n")
+        self.screen = (
+            Screen(export.codec, export.positions, export.n_fields, self.validator)
+            if use_fast_path and export.fast
+            else None
+        )
+        self.seen: set[int] = set()  # (order << 16 | line) of every valid record so far
+        self._direct: list[bytes] = []
         self._spool_csv = csv.writer(spool, lineterminator="\n")
-        self.bad: list[tuple[int, str, str, str | None, str | None]] = []
-        self.n_direct = self.n_spooled = 0
+        self.bad: list[tuple[int, str, str, str | None, str | None, int]] = []
+        self.n_direct = self.n_spooled = self.n_multiline = 0
 
-    def add(self, index: int, line: int, record: list[str]) -> None:
-        """``index``: the record's number among the file's data records (1-based)."""
-        if len(record) != self.n_fields:
-            reason = f"wrong number of fields: expected {self.n_fields}, got {len(record)}"
-            self.bad.append((line, raw_text(record), reason, None, None))
-            return
-        # valid as it stands (the common case): no per-field conversion, PostgreSQL reads the text
-        text = self.validator.fast_text(record) if self.fast else None
-        values: list[str | None] = record
-        if text is None:
-            try:
-                values = validate_record(record, self.positions, self.validator)
-            except RowError as exc:
-                self.bad.append(
-                    (
-                        line,
-                        raw_text(record),
-                        str(exc),
-                        key_field(record, self.positions, KEY[0]),
-                        key_field(record, self.positions, KEY[1]),
-                    )
-                )
-                return
-        if index > self.capacity:  # the file changed after download_raw counted its records
+    # one chunk ---------------------------------------------------------------------------
+    def add_chunk(
+        self, lines: list[bytes], first_line: int, data: bytes, counts: StageCounts, final: bool = False
+    ) -> int:
+        """Route the lines of a chunk; returns how many lines at its end were not taken (a record
+        still open that the next chunk may close); none when ``final`` (the file ends here)."""
+        n = len(lines)
+        if first_line + n - 2 > self.plan.capacity:  # the file changed after download_raw counted it
             raise BadExportError(
-                f"the file has more records than the {self.capacity} counted when it was"
+                f"the file has more lines than the {self.plan.capacity} counted when it was"
                 " downloaded: clear download_raw to fetch it again"
             )
-        raw_id = self.first_id + index - 1
-        order = int(values[_ORDER])
-        key = order << 16 | int(values[_LINE])  # line numbers fit in 16 bits
-        if key in self.seen or order in self.known_orders:  # classified by stage_load.sql
-            if text is not None:
-                values = validate_record(record, self.positions, self.validator)
-            self._spool_csv.writerow((raw_id, line, *values, raw_text(record)))
-            self.n_spooled += 1
-            return
-        self.seen.add(key)
-        if text is not None and '"' not in text and text.count(",") == len(COLUMNS) - 1:
-            self.direct.write(f"{raw_id},{self.file_id},{line},{text}\n")  # the line needs no quoting
+        if self.screen is not None:
+            screened = self.screen(data, lines)
+            ok, blank = screened.ok.copy(), screened.blank
+            fast_idx, fast_orders, fast_lines = (
+                np.flatnonzero(screened.ok),
+                screened.orders,
+                screened.order_lines,
+            )
         else:
-            self._direct_csv.writerow((raw_id, self.file_id, line, *values))
-        self.n_direct += 1
+            ok = np.zeros(n, dtype=bool)
+            blank = np.fromiter((not strip_cr(x) for x in lines), dtype=bool, count=n)
+            fast_idx = fast_orders = fast_lines = np.zeros(0, dtype=np.int64)
 
-    def take_direct(self) -> str:
-        text = self.direct.getvalue()
-        self.direct.seek(0)
-        self.direct.truncate()
+        # the careful path, in line order: records, their keys, or their reasons
+        slow: list[tuple[int, int, list[str | None], str]] = []  # (k, n_lines, values, text)
+        limit = n
+        skip_to = 0
+        for k in np.flatnonzero(~ok & ~blank).tolist():
+            if k < skip_to:
+                continue
+            line_no = first_line + k
+            try:
+                g = group_record(lines, k, self.export.decode, final)
+            except UnicodeDecodeError as exc:
+                raise _decode_error(self.export.codec, exc, line_no) from None
+            if g.more:  # the record may go on in the next chunk
+                limit = k
+                break
+            skip_to = k + g.n_lines
+            if g.n_lines > 1:
+                ok[k + 1 : k + g.n_lines] = False  # continuation lines are part of this record
+                self.n_multiline += 1
+            self._careful(k, line_no, g, slow, counts)
+        keep = (fast_idx < limit) & ok[fast_idx]  # not a continuation line of a multi-line record
+        fast_idx, fast_orders, fast_lines = fast_idx[keep], fast_orders[keep], fast_lines[keep]
+        counts.read += int((~blank[:limit]).sum())
+        counts.blank_lines += int(blank[:limit].sum())
+
+        self._dispatch(lines, first_line, fast_idx, fast_orders, fast_lines, slow, data)
+        return n - limit
+
+    def _careful(self, k: int, line_no: int, g, slow: list, counts: StageCounts) -> None:
+        """One record the fast path left: validated into ``slow``, or rejected with its reason."""
+        span = "" if g.n_lines == 1 else f" (the record spans lines {line_no}-{line_no + g.n_lines - 1})"
+        if g.fields is None:
+            reason = "a quoted field opens on this line and is not closed (unbalanced quote)"
+            self.bad.append((line_no, g.text.replace("\x00", "\\x00"), reason, None, None, 1))
+            return
+        record = g.fields
+        if len(record) == 1 and not record[0].strip():  # a line of spaces: blank
+            counts.read -= g.n_lines
+            counts.blank_lines += g.n_lines
+            return
+        positions = self.export.positions
+        if len(record) != self.export.n_fields:
+            reason = f"wrong number of fields: expected {self.export.n_fields}, got {len(record)}{span}"
+            self.bad.append((line_no, raw_text(record), reason, None, None, g.n_lines))
+            return
+        try:
+            values = validate_record(record, positions, self.validator)
+        except RowError as exc:
+            self.bad.append(
+                (
+                    line_no,
+                    raw_text(record),
+                    f"{exc}{span}",
+                    key_field(record, positions, KEY[0]),
+                    key_field(record, positions, KEY[1]),
+                    g.n_lines,
+                )
+            )
+            return
+        slow.append((k, g.n_lines, values, raw_text(record)))
+
+    @staticmethod
+    def _cr_all(lines: list[bytes]) -> bool | None:
+        """True when every line ends in CR (a CR LF file), False when none does, None when mixed."""
+        ends = {x[-1:] == b"\r" for x in (lines[0], lines[-1])} if lines else {False}
+        return ends.pop() if len(ends) == 1 else None
+
+    def _dispatch(self, lines, first_line, fast_idx, fast_orders, fast_lines, slow, data=b"") -> None:
+        """Direct COPY for a fast line whose key is new (not loaded, not seen earlier in the file);
+        the spool for the other valid records."""
+        slow_idx = np.array([s[0] for s in slow], dtype=np.int64)
+        slow_keys = np.array([int(s[2][_ORDER]) << 16 | int(s[2][_LINE]) for s in slow], dtype=np.int64)
+        fast_keys = fast_orders << 16 | fast_lines
+        where = np.concatenate([fast_idx, slow_idx])
+        keys = np.concatenate([fast_keys, slow_keys])
+        order = np.argsort(where, kind="stable")
+        first = np.zeros(keys.size, dtype=bool)
+        if keys.size:
+            _, first_pos = np.unique(keys[order], return_index=True)
+            first[order[first_pos]] = True
+        seen = self.seen
+        key_list = keys.tolist()
+        if seen.isdisjoint(key_list):  # the usual case: nothing seen before
+            new = np.ones(keys.size, dtype=bool)
+        else:
+            new = np.fromiter((k not in seen for k in key_list), dtype=bool, count=keys.size)
+        direct = (first & new)[: fast_idx.size] & ~np.isin(fast_orders, self.plan.known_orders)
+        seen.update(key_list)
+
+        # one COPY line per direct line: raw_id, file, line, then the line as it stands
+        take = fast_idx[direct]
+        bodies = _bodies(lines, data, cr_all=self._cr_all(lines))
+        if self.export.stream_encoding is None:
+            codec = self.export.codec
+            bodies = [b.decode(codec).encode("utf-8") for b in bodies]
+        prefixes = _prefixes(first_line + take + (self.plan.first_id - 2), self.file_id, first_line + take)
+        self._direct.append(
+            b"".join(
+                chain.from_iterable(zip(prefixes, map(bodies.__getitem__, take.tolist()), repeat(b"\n")))
+            )
+        )
+        self.n_direct += take.size
+
+        # everything else valid is spooled, in line order
+        spooled = [(int(k), 1, None, None) for k in fast_idx[~direct].tolist()] + slow
+        spooled.sort(key=lambda s: s[0])
+        for k, n_lines, values, text in spooled:
+            line_no = first_line + k
+            if values is None:  # a fast line: valid, read it as a record
+                record = next(csv.reader([self.export.decode(strip_cr(lines[k]))], strict=False))
+                values, text = (
+                    validate_record(record, self.export.positions, self.validator),
+                    raw_text(record),
+                )
+            self._spool_csv.writerow((self.plan.first_id + line_no - 2, line_no, n_lines, *values, text))
+            self.n_spooled += 1
+
+    def take_direct(self) -> bytes:
+        text = b"".join(self._direct)
+        self._direct.clear()
         return text
 
 
-def _is_blank(record: list[str]) -> bool:
-    return not record or (len(record) == 1 and not record[0].strip())
-
-
-def route(cur: psycopg.Cursor, export: Export, router: Router, counts: StageCounts, flush_rows: int) -> None:
-    """Phase 3: one pass over the records; the direct rows are COPYed in batches of ``flush_rows``."""
-    line = 1
-    with cur.copy(_RAW_COPY) as cp:
-        try:
-            for line, record in export.records:
-                if _is_blank(record):
-                    counts.blank_lines += 1
-                    continue
-                counts.read += 1
-                router.add(counts.read, line, record)
-                if counts.read % flush_rows == 0:
-                    cp.write(router.take_direct())
-        except UnicodeDecodeError as exc:
-            raise _decode_error(export.codec, exc, line) from None
-        cp.write(router.take_direct())
+def route(cur: psycopg.Cursor, export: Export, router: Router, counts: StageCounts) -> None:
+    """Phase 3: the lines chunk by chunk; each chunk's direct lines are COPYed by a worker thread
+    while the next chunk is screened (QueuedLibpqWriter), so PostgreSQL and Python work at once."""
+    with (
+        ChunkReader(export.path, export.header.data_offset) as reader,
+        cur.copy(export.copy_statement(), writer=QueuedLibpqWriter(cur)) as cp,
+    ):
+        for chunk in reader:
+            left = router.add_chunk(chunk.lines, chunk.first_line, chunk.data, counts, final=reader.exhausted)
+            reader.give_back(left)
+            cp.write(router.take_direct())
     router.seen.clear()
 
 
 # --- classify ------------------------------------------------------------------------------
 def classify(cur: psycopg.Cursor, router: Router, spool: IO[str], file_id: int) -> None:
-    """Phase 4: load the spooled and the rejected rows, then stage_load.sql classifies and loads."""
+    """Phase 4: load the spooled and the rejected records, then stage_load.sql classifies, loads and
+    restores what the bulk path dropped."""
     spool.seek(0)
     with cur.copy(_SPOOL_COPY) as cp:
         while chunk := spool.read(1 << 20):
@@ -279,18 +428,19 @@ def classify(cur: psycopg.Cursor, router: Router, spool: IO[str], file_id: int) 
 
 # --- settle --------------------------------------------------------------------------------
 def fill_conflicting_text(conn: psycopg.Connection, export: Export, file_id: int) -> None:
-    """Give conflicts with an earlier line loaded directly that line's text (a second read, only then)."""
+    """Give conflicts with an earlier line loaded directly that line's text (read again, only then)."""
     wanted: dict[int, list[int]] = {}
     for line, reject_id in sql.run(conn, "ingest/stage_conflict_lines.sql", {"file_id": file_id}).fetchall():
         wanted.setdefault(line, []).append(reject_id)
     if not wanted:
         return
-    texts = [
-        (raw_text(record), reject_id)
-        for line, record in read_records(export.path, export.codec)
-        if line in wanted
-        for reject_id in wanted[line]
-    ]
+    texts = []
+    with ChunkReader(export.path, export.header.data_offset) as reader:
+        for chunk in reader:
+            for k, line in enumerate(chunk.lines):
+                for reject_id in wanted.get(chunk.first_line + k, ()):
+                    record = next(csv.reader([export.decode(strip_cr(line))], strict=False))
+                    texts.append((raw_text(record), reject_id))
     with conn.cursor() as cur:
         cur.executemany("UPDATE raw_orders_rejects SET conflicting_text = %s WHERE reject_id = %s", texts)
 
@@ -307,9 +457,13 @@ def settle(
     ).fetchall():
         counts.reasons[reason_family(reason)] += n
     counts.loaded, counts.duplicate, counts.rejected = router.n_direct + loaded, duplicate, rejected
-    counts.direct, counts.classified = router.n_direct, router.n_spooled
-    if not counts.balanced():  # would mean a row was lost: never commit that
-        raise RuntimeError(f"staging lost rows: {counts.summary()}")
+    counts.direct, counts.classified, counts.multiline_records = (
+        router.n_direct,
+        router.n_spooled,
+        router.n_multiline,
+    )
+    if not counts.balanced():  # would mean a line was lost: never commit that
+        raise RuntimeError(f"staging lost lines: {counts.summary()}")
     sql.run(
         conn,
         "ingest/stage_record_file.sql",
@@ -325,10 +479,10 @@ def settle(
 
 
 def stage_file(
-    conn: psycopg.Connection, path: Path, file_id: int, codec: str, flush_rows: int = 10_000
+    conn: psycopg.Connection, path: Path, file_id: int, codec: str, use_fast_path: bool = True
 ) -> StageCounts:
     """Stage one export file in one transaction (the phases of the module docstring); returns the
-    counts, committed."""
+    counts, committed. ``use_fast_path=False`` sends every line the careful way (for tests)."""
     counts = StageCounts()
     export = open_export(path, codec)
     started = time.perf_counter()
@@ -338,8 +492,8 @@ def stage_file(
             max_size=_SPOOL_BYTES, mode="w+", encoding="utf-8", newline=""
         ) as spool,
     ):
-        router = Router(file_id, export, begin(conn, export, file_id), spool)
-        route(cur, export, router, counts, flush_rows)
+        router = Router(file_id, export, begin(conn, export, file_id), spool, use_fast_path)
+        route(cur, export, router, counts)
         routed = time.perf_counter()
         classify(cur, router, spool, file_id)
         settle(conn, export, router, counts, file_id)
@@ -351,7 +505,7 @@ def stage_file(
         "commit": round(time.perf_counter() - settled, 2),
     }
     log.info(
-        "staged %s: %d rows loaded directly, %d classified; parse+COPY %.2f s, classify %.2f s,"
+        "staged %s: %d lines loaded directly, %d records classified; parse+COPY %.2f s, classify %.2f s,"
         " commit %.2f s",
         path.name,
         counts.direct,

@@ -1,15 +1,21 @@
--- addresses: new arrival texts become new address rows; an unknown country leaves country_code NULL
+-- refresh_core, addresses: new arrival texts become new address rows; an unknown country leaves
+-- country_code NULL (counted as unknown_country)
 WITH src AS (
-    SELECT c.customer_id, d.source_key, d.addressline1, d.addressline2, d.city, d.state, d.postalcode,
-           a.alpha3
-    FROM delta d
-    JOIN (SELECT min(raw_id) AS raw_id FROM delta GROUP BY customername, source_key) pick USING (raw_id)
-    JOIN customers c ON c.company_name = d.customername
-    LEFT JOIN iso_country_aliases a ON a.alias = upper(d.country)
+    SELECT c.customer_id, p.source_key, nullif(btrim(r.addressline1), '') AS addressline1,
+           nullif(btrim(r.addressline2), '') AS addressline2, nullif(btrim(r.city), '') AS city,
+           nullif(btrim(r.state), '') AS state, nullif(btrim(r.postalcode), '') AS postalcode, a.alpha3
+    FROM pick_address p
+    JOIN raw_orders_csv r ON r.raw_id = p.raw_id
+    JOIN customers c ON c.company_name = p.customername
+    LEFT JOIN iso_country_aliases a ON a.alias = upper(nullif(btrim(r.country), ''))
+    ORDER BY p.raw_id  -- ids in the order the rows arrived
 ), inserted AS (
     INSERT INTO addresses (customer_id, source_key, st_addr, sub_addr, city, region, postal_code, country_code)
     SELECT customer_id, source_key, addressline1, addressline2, city, state, postalcode, alpha3 FROM src
     ON CONFLICT ON CONSTRAINT uc_cust_address_source DO NOTHING
     RETURNING 1
 )
-INSERT INTO refresh_stats SELECT 'addresses', count(*), 0 FROM inserted;
+INSERT INTO refresh_stats
+SELECT 'addresses', (SELECT count(*) FROM inserted), 0
+UNION ALL  -- address texts of the delta whose country no ISO name, code or alias resolves (country_code NULL)
+SELECT 'unknown_country', count(*), 0 FROM src WHERE alpha3 IS NULL;

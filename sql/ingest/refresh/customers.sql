@@ -1,8 +1,11 @@
--- customers: the latest row of each customer carries its current contact and phone
+-- refresh_core, customers: the latest row of each customer carries its current contact and phone;
+-- new customers get their ids in the order of those rows
 WITH latest AS (
-    SELECT d.customername, d.contactlastname, d.contactfirstname, d.phone
-    FROM delta d
-    JOIN (SELECT max(raw_id) AS raw_id FROM delta GROUP BY customername) pick USING (raw_id)
+    SELECT p.customername, nullif(btrim(r.contactlastname), '') AS contactlastname,
+           nullif(btrim(r.contactfirstname), '') AS contactfirstname, nullif(btrim(r.phone), '') AS phone
+    FROM pick_customer p
+    JOIN raw_orders_csv r ON r.raw_id = p.raw_id
+    ORDER BY p.raw_id  -- ids in the order the rows arrived
 ), upserted AS (
     INSERT INTO customers AS c (company_name, contact_last_name, contact_first_name, phone)
     SELECT customername, contactlastname, contactfirstname, phone FROM latest

@@ -1,10 +1,11 @@
--- orders: header fields from the order's first line
+-- refresh_core, orders: header fields from the order's first line
 WITH src AS (
-    SELECT d.ordernumber, c.customer_id, ad.address_id, d.orderdate, d.status, d.dealsize
-    FROM delta d
-    JOIN (SELECT min(raw_id) AS raw_id FROM delta GROUP BY ordernumber) pick USING (raw_id)
-    JOIN customers c ON c.company_name = d.customername
-    LEFT JOIN addresses ad ON ad.customer_id = c.customer_id AND ad.source_key = d.source_key
+    SELECT p.ordernumber, c.customer_id, ad.address_id, r.orderdate, r.status, r.dealsize
+    FROM pick_order p
+    JOIN raw_orders_csv r ON r.raw_id = p.raw_id
+    JOIN customers c ON c.company_name = btrim(r.customername)
+    LEFT JOIN addresses ad ON ad.customer_id = c.customer_id AND ad.source_key = {{ refresh.source_key('r') }}
+    ORDER BY p.raw_id  -- ids in the order the rows arrived
 ), upserted AS (
     INSERT INTO orders AS o (order_no, customer_id, ship_addr_id, order_date, status, deal_size)
     SELECT ordernumber, customer_id, address_id, orderdate, status, dealsize FROM src

@@ -1,8 +1,9 @@
 -- refresh_core, products: the latest row of each product carries its line and MSRP
 WITH latest AS (
-    SELECT d.productcode, d.productline, d.msrp
-    FROM delta d
-    JOIN (SELECT max(raw_id) AS raw_id FROM delta GROUP BY productcode) pick USING (raw_id)
+    SELECT p.productcode, nullif(btrim(r.productline), '') AS productline, r.msrp
+    FROM pick_product p
+    JOIN raw_orders_csv r ON r.raw_id = p.raw_id
+    ORDER BY p.raw_id  -- ids in the order the rows arrived
 ), upserted AS (
     INSERT INTO products AS p (product_code, product_line, msrp)
     SELECT productcode, productline, msrp FROM latest

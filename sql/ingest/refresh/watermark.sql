@@ -1,8 +1,9 @@
 -- refresh_core, advance the watermark, record the event, and show the counts
 CREATE TEMP TABLE refresh_watermark ON COMMIT DROP AS
-SELECT (SELECT coalesce(max(last_id), 0) FROM etl_watermark WHERE target = 'core_refresh') AS before,
-       (SELECT max(raw_id) FROM delta) AS delta_max,
-       (SELECT count(*) FROM delta) AS delta_rows;
+SELECT w.after AS before,
+       (SELECT max(raw_id) FROM raw_orders_csv WHERE raw_id > w.after) AS delta_max,
+       (SELECT coalesce(sum(n_lines), 0) FROM pick_order) AS delta_rows
+FROM refresh_window w;
 
 INSERT INTO etl_watermark (target, last_id, updated_at)
 SELECT 'core_refresh', delta_max, now() FROM refresh_watermark WHERE delta_max IS NOT NULL
@@ -23,4 +24,5 @@ FROM refresh_watermark w;
 SELECT s.step, s.inserted, s.updated, w.delta_rows, w.before AS watermark_before,
        coalesce(w.delta_max, w.before) AS watermark_after
 FROM refresh_stats s CROSS JOIN refresh_watermark w
-ORDER BY array_position(ARRAY['customers', 'addresses', 'products', 'orders', 'order_lines'], s.step);
+ORDER BY array_position(ARRAY['customers', 'addresses', 'unknown_country', 'products', 'orders', 'order_lines'],
+                        s.step);

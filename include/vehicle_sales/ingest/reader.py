@@ -1,0 +1,205 @@
+"""Reading an export as the user sees it: physical lines, in chunks, and the records they form.
+
+The unit of accounting is the physical line (what ``wc -l`` counts, what an editor numbers): line 1
+is the header, every later line is read, and each ends up loaded, duplicate, rejected or blank. A
+record is one line, or several when a quoted field holds a line break; it is then accounted for as
+all of its lines.
+
+* :func:`read_header` reads line 1 (the column names) and says where the data starts;
+* :func:`iter_chunks` yields the data lines in chunks of whole lines (a few MB: the fast path
+  screens a chunk with numpy, the rest of it goes record by record);
+* :func:`group_record` finds the lines a record starting at a given line spans, or says its quote
+  is not closed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from vehicle_sales.common.errors import BadExportError
+
+CHUNK_BYTES = 8 << 20
+MAX_RECORD_LINES = 100  # a quoted field may hold line breaks, but no record spans more lines than this
+MAX_RECORD_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class Header:
+    fields: list[str]
+    data_offset: int  # byte offset of line 2
+    text: str  # line 1 as decoded
+
+
+def read_header(path: Path, codec: str) -> Header:
+    """Line 1 of the export (BadExportError when the file is empty or line 1 does not decode)."""
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+        while b"\n" not in head:
+            more = fh.read(1 << 20)
+            if not more:
+                break
+            head += more
+    if not head.strip():
+        raise BadExportError(f"the export {path.name} is empty (no header, no rows)")
+    end = head.find(b"\n")
+    first = head if end < 0 else head[:end]
+    offset = len(head) if end < 0 else end + 1
+    if codecs.lookup(codec).name == "utf-8" and first.startswith(codecs.BOM_UTF8):
+        first = first[len(codecs.BOM_UTF8) :]
+    try:
+        text = first.decode(codec).rstrip("\r")
+    except UnicodeDecodeError as exc:
+        raise BadExportError(
+            f"the header of {path.name} does not decode as {codec}: {exc}. Set the Variable "
+            "sales_source_encoding to the export's encoding"
+        ) from None
+    fields = next(csv.reader([text], strict=False), [])
+    return Header(fields, offset, text)
+
+
+@dataclass
+class Chunk:
+    """Whole physical lines of the file: ``lines[k]`` is line ``first_line + k`` without its LF (a CR
+    before the LF stays: :func:`strip_cr`)."""
+
+    data: bytes
+    lines: list[bytes]
+    first_line: int
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+def split_lines(data: bytes) -> list[bytes]:
+    """The physical lines of ``data`` without their LF (a final LF ends the last line)."""
+    lines = data.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return lines
+
+
+def strip_cr(line: bytes) -> bytes:
+    return line[:-1] if line[-1:] == b"\r" else line
+
+
+class ChunkReader:
+    """The data lines from byte ``offset`` on, in chunks of about ``chunk_bytes`` cut at line breaks.
+
+    A consumer that finds a record still open at the end of a chunk calls :meth:`give_back` with the
+    number of lines it did not take: they come again at the start of the next chunk.
+    """
+
+    def __init__(self, path: Path, offset: int, first_line: int = 2, chunk_bytes: int = CHUNK_BYTES) -> None:
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by close() / the context manager
+        self._fh.seek(offset)
+        self._chunk_bytes = chunk_bytes
+        self._pending = b""
+        self._eof = False
+        self._line = first_line
+        self._last: Chunk | None = None
+
+    def __enter__(self) -> ChunkReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def __iter__(self) -> Iterator[Chunk]:
+        while (chunk := self.read()) is not None:
+            yield chunk
+
+    def read(self) -> Chunk | None:
+        data = self._pending
+        while True:
+            if self._eof:
+                cut = len(data)
+                break
+            block = self._fh.read(self._chunk_bytes)
+            if not block:
+                self._eof = True
+                continue
+            data += block
+            cut = data.rfind(b"\n") + 1
+            if cut:  # else a line longer than a chunk: read on
+                break
+        body, self._pending = data[:cut], data[cut:]
+        if not body:
+            return None
+        self._last = Chunk(body, split_lines(body), self._line)
+        self._line += len(self._last.lines)
+        return self._last
+
+    @property
+    def exhausted(self) -> bool:
+        """Whether the chunk just read was the last one."""
+        return self._eof and not self._pending
+
+    def give_back(self, n: int) -> None:
+        """The last ``n`` lines of the chunk just read start the next chunk."""
+        if n <= 0 or self._last is None:
+            return
+        lines = self._last.lines
+        self._pending = b"\n".join(lines[len(lines) - n :]) + b"\n" + self._pending
+        self._line -= n
+        self._last.lines = lines[: len(lines) - n]
+
+
+def quote_parity(line: bytes) -> int:
+    return line.count(b'"') % 2
+
+
+@dataclass(frozen=True)
+class Grouped:
+    """The record found at a line: its fields and the number of physical lines it spans. ``fields``
+    is None when its quote does not close into one record within the limits (the line then stands
+    alone), and ``more`` says that the chunk ended before it could be told."""
+
+    fields: list[str] | None
+    n_lines: int
+    text: str
+    more: bool = False
+
+
+def group_record(lines: list[bytes], k: int, decode, final: bool = True) -> Grouped:
+    """The record starting at ``lines[k]``: this line when its quotes balance, else the lines up to the
+    one that closes the quoted field, if the joined text is one CSV record.
+
+    ``decode`` turns a line (CR stripped) into text, raising UnicodeDecodeError. The line breaks
+    inside a quoted field are kept as they were (CR LF or LF). When the lines end before the quote
+    could close and ``final`` is false, the answer is ``more``: ask again with the next chunk.
+    """
+    first = decode(strip_cr(lines[k]))
+    if quote_parity(lines[k]) == 0:
+        return Grouped(next(csv.reader([first], strict=False), []), 1, first)
+    parts = [first]
+    parity, size = 1, len(lines[k])
+    last = min(len(lines), k + MAX_RECORD_LINES)
+    for j in range(k + 1, last):
+        try:
+            parts.append(decode(strip_cr(lines[j])))
+        except UnicodeDecodeError:
+            return Grouped(None, 1, first)
+        size += len(lines[j])
+        parity ^= quote_parity(lines[j])
+        if size > MAX_RECORD_BYTES:
+            return Grouped(None, 1, first)
+        if parity == 0:
+            text = "".join(
+                p + ("\r\n" if lines[k + i].endswith(b"\r") else "\n") for i, p in enumerate(parts[:-1])
+            )
+            text += parts[-1]
+            records = list(csv.reader(io.StringIO(text, newline=""), strict=False))
+            if len(records) == 1:
+                return Grouped(records[0], j - k + 1, text)
+            return Grouped(None, 1, first)
+    if not final and last == len(lines) and last < k + MAX_RECORD_LINES:
+        return Grouped(None, 1, first, more=True)
+    return Grouped(None, 1, first)

@@ -1,0 +1,77 @@
+{#- Macros, imported with {% import 'common/bulk_load.sql' as bulk %}.
+
+Bulk path (PostgreSQL manual, "Populating a Database": remove indexes and foreign key constraints):
+checking a foreign key or inserting into an index row by row costs more than inserting the row, so
+for a large load the constraints of the tables being filled are dropped before the load and
+re-created after it, in the same transaction. Re-creating a constraint validates every row in one
+pass (a primary key or unique index is built by one sort): an orphan or a duplicate fails the
+statement and the whole transaction rolls back, constraints included. The definitions are kept
+verbatim (pg_get_constraintdef).
+
+* Foreign keys of the tables: dropped when the load brings `threshold` rows or more.
+* Primary keys and unique constraints (with_indexes): dropped as well when the load is also at least
+  as large as what the table holds already (rebuilding an index over a big table costs more than
+  adding a few rows to it), together with the foreign keys of other tables that reference them.
+
+A smaller load keeps everything and is checked row by row. The threshold is the session setting
+vehicle_sales.bulk_threshold when set (tests use it to take the bulk path on small files).
+No '%' in here: the macros serve operator templates and psycopg scripts alike.
+-#}
+{%- set threshold = 50000 -%}
+
+{%- macro drop_constraints(tables, rows, with_indexes=False) -%}
+CREATE TEMP TABLE IF NOT EXISTS bulk_constraints (step int, tbl regclass, conname name, def text) ON COMMIT DROP;
+DO $bulk$
+DECLARE
+    c record;
+    n_rows bigint := ({{ rows }});
+    threshold bigint := coalesce(nullif(current_setting('vehicle_sales.bulk_threshold', true), '')::bigint,
+                                 {{ threshold }});
+    tables regclass[] := ARRAY[{% for t in tables %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %}]::regclass[];
+    big regclass[];
+BEGIN
+    IF n_rows < threshold THEN
+        RETURN;
+    END IF;
+    {%- if with_indexes %}
+    -- the tables whose keys are rebuilt: the load is at least as large as their content
+    SELECT coalesce(array_agg(t), '{}') INTO big
+    FROM unnest(tables) t JOIN pg_class r ON r.oid = t
+    WHERE n_rows >= greatest(r.reltuples, 0);
+    {%- else %}
+    big := '{}';
+    {%- endif %}
+    FOR c IN
+        SELECT CASE WHEN k.contype = 'f' THEN 2 ELSE 1 END AS step, k.conrelid::regclass AS tbl, k.conname,
+               pg_get_constraintdef(k.oid) AS def
+        FROM pg_constraint k
+        WHERE (k.contype = 'f' AND k.conrelid = ANY (tables))
+           OR (k.contype = 'f' AND k.confrelid = ANY (big))
+           OR (k.contype IN ('p', 'u') AND k.conrelid = ANY (big))
+        ORDER BY 1 DESC  -- foreign keys first: a referenced key cannot go before them
+    LOOP
+        INSERT INTO bulk_constraints VALUES (c.step, c.tbl, c.conname, c.def);
+        EXECUTE 'ALTER TABLE ' || c.tbl || ' DROP CONSTRAINT ' || quote_ident(c.conname);
+    END LOOP;
+END
+$bulk$;
+{%- endmacro -%}
+
+{#- Re-create what drop_constraints dropped: keys first, then the foreign keys (validating every row). -#}
+{%- macro restore_constraints() -%}
+DO $bulk$
+DECLARE
+    c record;
+BEGIN
+    FOR c IN SELECT step, tbl, conname, def FROM bulk_constraints ORDER BY step, tbl::text, conname LOOP
+        EXECUTE 'ALTER TABLE ' || c.tbl || ' ADD CONSTRAINT ' || quote_ident(c.conname) || ' ' || c.def;
+    END LOOP;
+    DELETE FROM bulk_constraints;
+END
+$bulk$;
+{%- endmacro -%}
+
+{#- Whether the bulk path dropped anything in this transaction (an SQL boolean expression). -#}
+{%- macro taken() -%}
+EXISTS (SELECT 1 FROM bulk_constraints)
+{%- endmacro -%}
