@@ -9,9 +9,11 @@ statement and the whole transaction rolls back, constraints included. The defini
 verbatim (pg_get_constraintdef).
 
 * Foreign keys of the tables: dropped when the load brings `threshold` rows or more.
-* Primary keys and unique constraints (with_indexes): dropped as well when the load is also at least
-  as large as what the table holds already (rebuilding an index over a big table costs more than
-  adding a few rows to it), together with the foreign keys of other tables that reference them.
+* When the load is also at least as large as what the table holds already (rebuilding an index over
+  a big table costs more than adding a few rows to it):
+  - keys=True: primary keys and unique constraints, with the foreign keys of other tables that
+    reference them (for a table the load does not upsert into: an upsert needs its key);
+  - indexes=True: the other indexes (pg_get_indexdef gives them back as they were).
 
 A smaller load keeps everything and is checked row by row. The threshold is the session setting
 vehicle_sales.bulk_threshold when set (tests use it to take the bulk path on small files).
@@ -19,7 +21,7 @@ No '%' in here: the macros serve operator templates and psycopg scripts alike.
 -#}
 {%- set threshold = 50000 -%}
 
-{%- macro drop_constraints(tables, rows, with_indexes=False) -%}
+{%- macro drop_constraints(tables, rows, keys=False, indexes=False) -%}
 CREATE TEMP TABLE IF NOT EXISTS bulk_constraints (step int, tbl regclass, conname name, def text) ON COMMIT DROP;
 DO $bulk$
 DECLARE
@@ -33,38 +35,52 @@ BEGIN
     IF n_rows < threshold THEN
         RETURN;
     END IF;
-    {%- if with_indexes %}
-    -- the tables whose keys are rebuilt: the load is at least as large as their content
+    -- the tables whose keys or indexes are rebuilt: the load is at least as large as their content
     SELECT coalesce(array_agg(t), '{}') INTO big
     FROM unnest(tables) t JOIN pg_class r ON r.oid = t
     WHERE n_rows >= greatest(r.reltuples, 0);
-    {%- else %}
-    big := '{}';
-    {%- endif %}
     FOR c IN
         SELECT CASE WHEN k.contype = 'f' THEN 2 ELSE 1 END AS step, k.conrelid::regclass AS tbl, k.conname,
                pg_get_constraintdef(k.oid) AS def
         FROM pg_constraint k
         WHERE (k.contype = 'f' AND k.conrelid = ANY (tables))
+        {%- if keys %}
            OR (k.contype = 'f' AND k.confrelid = ANY (big))
            OR (k.contype IN ('p', 'u') AND k.conrelid = ANY (big))
+        {%- endif %}
         ORDER BY 1 DESC  -- foreign keys first: a referenced key cannot go before them
     LOOP
         INSERT INTO bulk_constraints VALUES (c.step, c.tbl, c.conname, c.def);
         EXECUTE 'ALTER TABLE ' || c.tbl || ' DROP CONSTRAINT ' || quote_ident(c.conname);
     END LOOP;
+    {%- if indexes %}
+    -- step 0: secondary indexes (no constraint behind them), re-created first
+    FOR c IN
+        SELECT i.indrelid::regclass AS tbl, x.relname AS conname, pg_get_indexdef(i.indexrelid) AS def
+        FROM pg_index i JOIN pg_class x ON x.oid = i.indexrelid
+        WHERE i.indrelid = ANY (big)
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+    LOOP
+        INSERT INTO bulk_constraints VALUES (0, c.tbl, c.conname, c.def);
+        EXECUTE 'DROP INDEX ' || quote_ident(c.conname);
+    END LOOP;
+    {%- endif %}
 END
 $bulk$;
 {%- endmacro -%}
 
-{#- Re-create what drop_constraints dropped: keys first, then the foreign keys (validating every row). -#}
+{#- Re-create what drop_constraints dropped: indexes, keys, then the foreign keys (validating every row). -#}
 {%- macro restore_constraints() -%}
 DO $bulk$
 DECLARE
     c record;
 BEGIN
     FOR c IN SELECT step, tbl, conname, def FROM bulk_constraints ORDER BY step, tbl::text, conname LOOP
-        EXECUTE 'ALTER TABLE ' || c.tbl || ' ADD CONSTRAINT ' || quote_ident(c.conname) || ' ' || c.def;
+        IF c.step = 0 THEN
+            EXECUTE c.def;  -- CREATE INDEX ..., as it was
+        ELSE
+            EXECUTE 'ALTER TABLE ' || c.tbl || ' ADD CONSTRAINT ' || quote_ident(c.conname) || ' ' || c.def;
+        END IF;
     END LOOP;
     DELETE FROM bulk_constraints;
 END

@@ -12,17 +12,22 @@
 
 -- serialised with staging (same lock): raw_ids are only read once every earlier one is committed
 {{ advisory_xact_lock('ingest') }};
--- the aggregates below hash up to a million delta rows: let them do it in memory, in this transaction only
+-- the aggregates below hash up to a million delta rows: let them do it in memory; the picked rows are
+-- looked up by raw_id in a warm table (an index probe, not a scan of all raw rows); and the keys
+-- the bulk path rebuilds sort in memory. In this transaction only.
 SET LOCAL work_mem = '192MB';
+SET LOCAL random_page_cost = 1.1;
+SET LOCAL maintenance_work_mem = '256MB';
 
 {% include 'ingest/refresh/window.sql' %}
 {% include 'ingest/refresh/picks.sql' %}
 {{ refresh.scan_whole_delta(false) }}
 
 -- a large delta takes the bulk path (see common/bulk_load.sql): the foreign keys of addresses,
--- orders and order lines, and order lines' key when the delta is at least as large as the table
-{{ bulk.drop_constraints(['addresses', 'orders'], '(SELECT delta_bound FROM refresh_window)') }}
-{{ bulk.drop_constraints(['order_lines'], '(SELECT delta_bound FROM refresh_window)', with_indexes=True) }}
+-- orders and order lines, and when the delta is at least as large as a table, its secondary
+-- indexes (and order lines' key: the other two are upserted into, by key)
+{{ bulk.drop_constraints(['addresses', 'orders'], '(SELECT delta_bound FROM refresh_window)', indexes=True) }}
+{{ bulk.drop_constraints(['order_lines'], '(SELECT delta_bound FROM refresh_window)', keys=True) }}
 {% include 'ingest/refresh/customers.sql' %}
 {% include 'ingest/refresh/addresses.sql' %}
 {% include 'ingest/refresh/products.sql' %}

@@ -1,11 +1,11 @@
--- stage_raw, begin (one transaction per file): serialised with every other ingestion, dates read as
+-- stage_raw, begin (one transaction per file; the caller holds the ingest lock): dates read as
 -- the fast path sends them (M/D/YYYY), the per-file working tables, and for a large file the bulk
 -- path for raw_orders_csv (see common/bulk_load.sql: its foreign key, and when the file is at least
 -- as large as the table, its keys).
 -- Parameters: %(rows)s, the number of data lines the file holds.
 {% import 'common/bulk_load.sql' as bulk %}
-{{ advisory_xact_lock('ingest') }};
 SET LOCAL DateStyle = 'ISO, MDY';
+SET LOCAL maintenance_work_mem = '256MB';  -- the keys the bulk path rebuilds sort in memory
 
 -- Lines whose key is provably new go straight into raw_orders_csv by COPY; stage_rows holds the
 -- other valid records (an order number already loaded, a key repeated within the file, a record
@@ -20,4 +20,4 @@ CREATE TEMP TABLE stage_bad ON COMMIT DROP AS
 SELECT source_line, raw_text, reason, ordernumber, orderlinenumber, 1 AS n_lines
 FROM raw_orders_rejects WITH NO DATA;
 
-{{ bulk.drop_constraints(['raw_orders_csv'], '%(rows)s', with_indexes=True) }}
+{{ bulk.drop_constraints(['raw_orders_csv'], '%(rows)s', keys=True, indexes=True) }}

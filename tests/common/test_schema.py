@@ -173,8 +173,11 @@ def test_a_fresh_schema_has_the_tables_the_previous_layout_built(fresh_db_factor
     with psycopg.connect(old) as c:
         c.execute((FIXTURES / "schema_v4_b3cfe7a.sql").read_text())
     tables_only = ("col", "constraint", "index", "version")
-    new = [r for r in shape(fresh_db_factory(with_schema=True))
-           if r[0] in tables_only and "schema_definitions" not in r[1]]
+    new = [
+        r
+        for r in shape(fresh_db_factory(with_schema=True))
+        if r[0] in tables_only and "schema_definitions" not in r[1]
+    ]
     assert new == [r for r in shape(old) if r[0] in tables_only]
 
 
@@ -195,7 +198,7 @@ AUDITED_DML = [
 ]
 AUDIT_ROWS = {
     "customers_audit": "customer_id, operation, changed_by, db_role, airflow_dag_id, airflow_run_id, airflow_task_id,"
-                       " company_name, phone, phone_valid",
+    " company_name, phone, phone_valid",
     "addresses_audit": "address_id, operation, changed_by, st_addr, city, country_code, geocode_status",
     "customer_segments_audit": "customer_id, operation, changed_by, segment_id, run_id, frequency, monetary_amt",
 }
@@ -203,13 +206,18 @@ AUDIT_ROWS = {
 
 def audit_trail(url: str) -> dict[str, list[tuple]]:
     with psycopg.connect(url) as c:
-        c.execute("SELECT set_config('vehicle_sales.dag_id', 'vehicle_sales_rfm', false),"
-                  " set_config('vehicle_sales.run_id', 'manual__1', false),"
-                  " set_config('vehicle_sales.task_id', 'refresh_core', false)")
+        c.execute(
+            "SELECT set_config('vehicle_sales.dag_id', 'vehicle_sales_rfm', false),"
+            " set_config('vehicle_sales.run_id', 'manual__1', false),"
+            " set_config('vehicle_sales.task_id', 'refresh_core', false)"
+        )
         for statement in AUDITED_DML:
             c.execute(statement)
         c.commit()
-        return {t: c.execute(f"SELECT {cols} FROM {t} ORDER BY audit_id").fetchall() for t, cols in AUDIT_ROWS.items()}
+        return {
+            t: c.execute(f"SELECT {cols} FROM {t} ORDER BY audit_id").fetchall()
+            for t, cols in AUDIT_ROWS.items()
+        }
 
 
 def test_statement_level_audit_writes_the_rows_the_row_level_audit_wrote(fresh_db_factory):

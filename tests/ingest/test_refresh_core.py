@@ -15,7 +15,7 @@ from vehicle_sales.ingest.reference import load_reference_data
 TABLES_SQL = {
     "customers": "SELECT company_name, contact_last_name, contact_first_name, phone FROM customers ORDER BY 1",
     "addresses": "SELECT c.company_name, a.st_addr, a.city, a.postal_code, a.country_code, a.source_key"
-    " FROM addresses a JOIN customers c USING (customer_id) ORDER BY 1, 2",
+    " FROM addresses a JOIN customers c USING (customer_id) ORDER BY 1, 2, 6",
     "products": "SELECT * FROM products ORDER BY 1",
     "orders": "SELECT o.order_no, c.company_name, o.order_date, o.status, o.deal_size FROM orders o"
     " JOIN customers c USING (customer_id) ORDER BY 1",

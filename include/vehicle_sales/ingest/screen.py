@@ -164,14 +164,8 @@ class Screen:
                         ok[k] = False
 
         # delimiters: commas outside quotes; a line with an odd number of quotes is not for us
-        commas = a == COMMA
-        cpos = np.flatnonzero(commas)
-        if QUOTE_BYTE in data:
-            quotes = a == QUOTE
-            qpos = np.flatnonzero(quotes)
-            marks = commas | quotes
-        else:
-            qpos, marks = np.zeros(0, dtype=np.int64), commas
+        cpos = np.flatnonzero(a == COMMA)
+        qpos = np.flatnonzero(a == QUOTE) if QUOTE_BYTE in data else np.zeros(0, dtype=np.int64)
         c_lo, c_hi = np.searchsorted(cpos, starts), np.searchsorted(cpos, ends)
         q_lo, q_hi = np.searchsorted(qpos, starts), np.searchsorted(qpos, ends)
         n_quotes = q_hi - q_lo
@@ -199,71 +193,71 @@ class Screen:
         if rows.size == 0:
             empty = np.zeros(0, dtype=np.int64)
             return Screened(ok, blank, empty, empty)
-
-        fs = np.empty((rows.size, self.n_fields), dtype=np.int64)
-        fe = np.empty_like(fs)
-        fs[:, 0] = starts[rows]
-        fe[:, -1] = ends[rows]
-        fs[:, 1:] = delims[rows] + 1
-        fe[:, :-1] = delims[rows]
+        d = delims[rows]  # (m, n_fields - 1): the delimiters of the candidate lines
+        line_start, line_end = starts[rows], ends[rows]
         good = np.ones(rows.size, dtype=bool)
 
-        # quoted fields: quotes around the whole field only, and something inside
-        q_rows = quoted[rows]
-        was_quoted = None
-        if q_rows.any():
-            sub = np.flatnonzero(q_rows)
-            qf = np.searchsorted(qpos, fe[sub]) - np.searchsorted(qpos, fs[sub])
-            wrapped = (qf == 2) & (a[fs[sub]] == QUOTE) & (a[fe[sub] - 1] == QUOTE) & (fe[sub] - fs[sub] >= 3)
-            good[sub] &= ((qf == 0) | wrapped).all(axis=1)
-            fs[sub] += wrapped
-            fe[sub] -= wrapped
-            was_quoted = np.zeros(fs.shape, dtype=bool)
-            was_quoted[sub] = wrapped
-        flen = fe - fs
+        def bounds(p: int) -> tuple[np.ndarray, np.ndarray]:
+            """Start and end (exclusive) of field ``p`` on every candidate line."""
+            return (line_start if p == 0 else d[:, p - 1] + 1), (
+                line_end if p == self.n_fields - 1 else d[:, p]
+            )
 
-        # lengths, required fields, nothing to strip
-        good &= (flen <= MAX_FIELD_LENGTH).all(axis=1) & (flen[:, self.product] <= MAX_PRODUCT_CODE_LENGTH)
-        good &= (flen[:, self.required] > 0).all(axis=1)
-        # nothing to strip: a space at a field's edge touches a delimiter, a quote or a line's end;
-        # the fields are looked at only on the lines where one of those has a space beside it
-        suspects = self._space_suspects(a, marks, starts, ends, rows)
-        if suspects.size:
-            sub = np.flatnonzero(np.isin(rows, suspects))
-            filled = flen[sub] > 0
-            edge = (a[fs[sub]] == SPACE) | (a[np.maximum(fe[sub] - 1, 0)] == SPACE)
-            good[sub] &= ~(edge & filled).any(axis=1)
+        # Lines that need every field looked at: quoted ones (quotes around whole fields only, and
+        # something inside), lines with a space by a comma, a quote or an end, lines longer than a
+        # field may be (shorter ones cannot hold an over-long field).
+        q_rows = quoted[rows]
+        suspect = np.fromiter(
+            (b", " in lines[k] or b" ," in lines[k] for k in rows.tolist()), dtype=bool, count=rows.size
+        )
+        suspect |= (a[line_start] == SPACE) | (a[np.maximum(line_end - 1, 0)] == SPACE)
+        full = np.flatnonzero(q_rows | suspect | (line_end - line_start > MAX_FIELD_LENGTH))
+        was_quoted = np.zeros((rows.size, self.n_fields), dtype=bool)
+        if full.size:
+            fs = np.empty((full.size, self.n_fields), dtype=np.int64)
+            fe = np.empty_like(fs)
+            fs[:, 0], fe[:, -1] = line_start[full], line_end[full]
+            fs[:, 1:], fe[:, :-1] = d[full] + 1, d[full]
+            qf = np.searchsorted(qpos, fe) - np.searchsorted(qpos, fs)
+            wrapped = (qf == 2) & (a[fs] == QUOTE) & (a[np.maximum(fe - 1, 0)] == QUOTE) & (fe - fs >= 3)
+            good[full] &= ((qf == 0) | wrapped).all(axis=1)
+            fs += wrapped
+            fe -= wrapped
+            was_quoted[full] = wrapped
+            flen = fe - fs
+            filled = flen > 0
+            edge = (a[fs] == SPACE) | (a[np.maximum(fe - 1, 0)] == SPACE)
+            good[full] &= ~(edge & filled).any(axis=1) & (flen <= MAX_FIELD_LENGTH).all(axis=1)
+
+        def field(p: int) -> tuple[np.ndarray, np.ndarray]:
+            """Start and length of field ``p`` as it stands, quotes included: the checks below are
+            right on it (a quoted number fails them, a quoted low-cardinality text is left out,
+            a quoted empty field was refused above, lengths only shrink inside quotes)."""
+            fs_p, fe_p = bounds(p)
+            return fs_p, fe_p - fs_p
+
+        # required fields, product code
+        for p in self.required:
+            good &= field(p)[1] > 0
+        good &= field(self.product)[1] <= MAX_PRODUCT_CODE_LENGTH
 
         # whole numbers and plain decimals
-        orders, ok_o = self._whole(a, fs[:, self.order], flen[:, self.order], 9)
-        lines_no, ok_l = self._whole(a, fs[:, self.line], flen[:, self.line], 4)
-        good &= ok_o & ok_l & self._plain_decimal(a, fs[:, self.price], flen[:, self.price], 8, required=True)
+        orders, ok_o = self._whole(a, *field(self.order), 9)
+        lines_no, ok_l = self._whole(a, *field(self.line), 4)
+        good &= ok_o & ok_l & self._plain_decimal(a, *field(self.price), 8, required=True)
         if self.sales is not None:
-            good &= self._plain_decimal(a, fs[:, self.sales], flen[:, self.sales], 10, required=False)
+            good &= self._plain_decimal(a, *field(self.sales), 10, required=False)
 
         # low-cardinality columns: per distinct text of each run of adjacent ones, as the rules say
         for run in self.low_card_runs:
             first, last = run[0][0], run[-1][0]
-            alive = good.copy()
-            if was_quoted is not None:
-                alive &= ~was_quoted[:, first : last + 1].any(axis=1)
-            good &= self._known_runs(a, fs[:, first], fe[:, last] - fs[:, first], alive, run)
+            alive = good & ~was_quoted[:, first : last + 1].any(axis=1)
+            span_start, span_end = bounds(first)[0], bounds(last)[1]
+            good &= self._known_runs(a, span_start, span_end - span_start, alive, run)
 
         ok[rows[~good]] = False
         keep = good
         return Screened(ok, blank, orders[keep], lines_no[keep])
-
-    @staticmethod
-    def _space_suspects(
-        a: np.ndarray, marks: np.ndarray, starts: np.ndarray, ends: np.ndarray, rows: np.ndarray
-    ) -> np.ndarray:
-        """The lines (indexes) where a space stands next to a comma or a quote (``marks``: the mask
-        of those bytes), or at either end of the line."""
-        space = a == SPACE
-        near = np.flatnonzero((space[:-1] & marks[1:]) | (marks[:-1] & space[1:]))
-        line_of = np.searchsorted(starts, near, side="right") - 1
-        at_edge = rows[(a[starts[rows]] == SPACE) | (a[np.maximum(ends[rows] - 1, 0)] == SPACE)]
-        return np.union1d(line_of, at_edge)
 
     def _gather(
         self, a: np.ndarray, fs: np.ndarray, flen: np.ndarray, width: int

@@ -40,6 +40,7 @@ from psycopg.copy import QueuedLibpqWriter
 from vehicle_sales.common import sql
 from vehicle_sales.common.columns import COLUMNS, KEY, POSITION, VALUE_COLUMNS, sql_names
 from vehicle_sales.common.errors import BadExportError
+from vehicle_sales.common.locks import Lock, take_xact_lock
 from vehicle_sales.ingest.reader import ChunkReader, Header, group_record, read_header, strip_cr
 from vehicle_sales.ingest.rows import (
     RowError,
@@ -170,23 +171,62 @@ def reserve_raw_ids(conn: psycopg.Connection, n: int) -> int:
     )
 
 
+class KnownOrders:
+    """The order numbers raw_orders_csv already holds, asked a chunk at a time.
+
+    When the table is no bigger than the file, all of them are read at the start (cheap, and
+    needed: the bulk path may drop the index that lookups would use). When it is bigger, each chunk's
+    order numbers are looked up through the index, on a second connection that sees what is
+    committed (this file's own rows are the ``seen`` of the router), so that a small file added to a
+    large warehouse costs what the file costs.
+    """
+
+    def __init__(self, orders: np.ndarray | None = None, side: psycopg.Connection | None = None) -> None:
+        self.orders, self.side = orders, side
+
+    @classmethod
+    def open(cls, conn: psycopg.Connection, capacity: int) -> KnownOrders:
+        estimate = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'raw_orders_csv'::regclass"
+        ).fetchone()[0]
+        if estimate <= capacity:
+            rows = conn.execute("SELECT ordernumber FROM raw_orders_csv GROUP BY 1 ORDER BY 1").fetchall()
+            return cls(np.array([r[0] for r in rows], dtype=np.int64))
+        side = psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True)
+        return cls(side=side)
+
+    def mask(self, orders: np.ndarray) -> np.ndarray:
+        """Which of ``orders`` are already loaded."""
+        if self.orders is not None:
+            return np.isin(orders, self.orders)
+        if orders.size == 0:
+            return np.zeros(0, dtype=bool)
+        found = self.side.execute(
+            "SELECT DISTINCT ordernumber FROM raw_orders_csv WHERE ordernumber = ANY(%s)",
+            (np.unique(orders).tolist(),),
+        ).fetchall()
+        return np.isin(orders, np.array([r[0] for r in found], dtype=np.int64))
+
+    def close(self) -> None:
+        if self.side is not None:
+            self.side.close()
+
+
 @dataclass(frozen=True)
 class Plan:
-    """What begin() prepared: the line capacity, the first reserved raw_id, the known orders (sorted)."""
+    """What begin() prepared: the line capacity, the first reserved raw_id, the known orders."""
 
     capacity: int
     first_id: int
-    known_orders: np.ndarray
+    known_orders: KnownOrders
 
 
 def begin(conn: psycopg.Connection, export: Export, file_id: int) -> Plan:
-    """Phase 2: lock, working tables, bulk path, known orders and a block of raw_ids (uncommitted)."""
+    """Phase 2: lock, known orders, working tables, bulk path and a block of raw_ids (uncommitted)."""
     capacity = record_capacity(conn, export.path, file_id)
+    take_xact_lock(conn, Lock.INGEST)  # before anything is read: every earlier load is committed
+    known = KnownOrders.open(conn, capacity)
     sql.run(conn, "ingest/stage_begin.sql", {"rows": capacity})
-    known = np.array(
-        [r[0] for r in conn.execute("SELECT ordernumber FROM raw_orders_csv GROUP BY 1 ORDER BY 1")],
-        dtype=np.int64,
-    )
     return Plan(capacity, reserve_raw_ids(conn, capacity), known)
 
 
@@ -216,17 +256,9 @@ def _prefixes(raw_ids: np.ndarray, file_id: int, line_nos: np.ndarray) -> list[b
     return np.ascontiguousarray(out).view(f"S{out.shape[1]}").ravel().tolist()
 
 
-def _bodies(lines: list[bytes], data: bytes, cr_all: bool | None) -> list[bytes]:
-    """The lines without their CR: split once at C speed when every line ends alike."""
-    if cr_all is False:
-        return lines
-    if cr_all and data.count(b"\r") == len(lines):  # CR LF everywhere and nowhere else
-        out = data.split(b"\r\n")
-        if out and out[-1] == b"":
-            out.pop()
-        if len(out) == len(lines):
-            return out
-    return [strip_cr(x) for x in lines]
+def _line_end(line: bytes, crlf: bool) -> bytes:
+    """The line with the stream's line ending style (its CR present or absent)."""
+    return (line if line.endswith(b"\r") else line + b"\r") if crlf else strip_cr(line)
 
 
 class Router:
@@ -249,6 +281,7 @@ class Router:
         self._spool_csv = csv.writer(spool, lineterminator="\n")
         self.bad: list[tuple[int, str, str, str | None, str | None, int]] = []
         self.n_direct = self.n_spooled = self.n_multiline = 0
+        self._crlf: bool | None = None  # the COPY stream's line ending: CR LF or LF, as its first line
 
     # one chunk ---------------------------------------------------------------------------
     def add_chunk(
@@ -338,9 +371,9 @@ class Router:
 
     @staticmethod
     def _cr_all(lines: list[bytes]) -> bool | None:
-        """True when every line ends in CR (a CR LF file), False when none does, None when mixed."""
-        ends = {x[-1:] == b"\r" for x in (lines[0], lines[-1])} if lines else {False}
-        return ends.pop() if len(ends) == 1 else None
+        """True when every line ends in CR (a CR LF chunk), False when none does, None when mixed."""
+        ending = sum(1 for x in lines if x[-1:] == b"\r")
+        return True if ending == len(lines) else False if ending == 0 else None
 
     def _dispatch(self, lines, first_line, fast_idx, fast_orders, fast_lines, slow, data=b"") -> None:
         """Direct COPY for a fast line whose key is new (not loaded, not seen earlier in the file);
@@ -361,22 +394,25 @@ class Router:
             new = np.ones(keys.size, dtype=bool)
         else:
             new = np.fromiter((k not in seen for k in key_list), dtype=bool, count=keys.size)
-        direct = (first & new)[: fast_idx.size] & ~np.isin(fast_orders, self.plan.known_orders)
+        direct = (first & new)[: fast_idx.size] & ~self.plan.known_orders.mask(fast_orders)
         seen.update(key_list)
 
-        # one COPY line per direct line: raw_id, file, line, then the line as it stands
+        # one COPY line per direct line: raw_id, file, line, then the line as it stands (with its CR,
+        # when the stream's lines end in CR LF, as the file's first lines did: COPY wants one style)
         take = fast_idx[direct]
-        bodies = _bodies(lines, data, cr_all=self._cr_all(lines))
-        if self.export.stream_encoding is None:
-            codec = self.export.codec
-            bodies = [b.decode(codec).encode("utf-8") for b in bodies]
-        prefixes = _prefixes(first_line + take + (self.plan.first_id - 2), self.file_id, first_line + take)
-        self._direct.append(
-            b"".join(
-                chain.from_iterable(zip(prefixes, map(bodies.__getitem__, take.tolist()), repeat(b"\n")))
+        if take.size:
+            if self._crlf is None:
+                self._crlf = lines[int(take[0])].endswith(b"\r")
+            bodies = lines if self._cr_all(lines) is self._crlf else [_line_end(x, self._crlf) for x in lines]
+            if self.export.stream_encoding is None:
+                codec, end = self.export.codec, b"\r" if self._crlf else b""
+                bodies = [strip_cr(b).decode(codec).encode("utf-8") + end for b in bodies]
+            prefixes = _prefixes(
+                first_line + take + (self.plan.first_id - 2), self.file_id, first_line + take
             )
-        )
-        self.n_direct += take.size
+            taken = bodies if take.size == len(bodies) else map(bodies.__getitem__, take.tolist())
+            self._direct.append(b"".join(chain.from_iterable(zip(prefixes, taken, repeat(b"\n")))))
+            self.n_direct += take.size
 
         # everything else valid is spooled, in line order
         spooled = [(int(k), 1, None, None) for k in fast_idx[~direct].tolist()] + slow
@@ -492,8 +528,11 @@ def stage_file(
             max_size=_SPOOL_BYTES, mode="w+", encoding="utf-8", newline=""
         ) as spool,
     ):
-        router = Router(file_id, export, begin(conn, export, file_id), spool, use_fast_path)
-        route(cur, export, router, counts)
+        router = Router(file_id, export, plan := begin(conn, export, file_id), spool, use_fast_path)
+        try:
+            route(cur, export, router, counts)
+        finally:
+            plan.known_orders.close()
         routed = time.perf_counter()
         classify(cur, router, spool, file_id)
         settle(conn, export, router, counts, file_id)

@@ -14,16 +14,22 @@ concat_ws('|', nullif(btrim({{ r }}.addressline1), ''), nullif(btrim({{ r }}.add
 {%- endmacro -%}
 
 {#- Planner hint. The delta's bound is a parameter to the planner, which then guesses a third of the
-   table and reads it by index; for a large delta (refresh_window.large) a parallel sequential scan
-   is several times faster. On (true): index scans off while whole-delta scans run, if the delta is
-   large; off (false): back to the session's settings, for the statements that look rows up by key. -#}
+   table whatever the delta's size. For a large delta (refresh_window.large) a parallel sequential
+   scan is several times faster than the index it would pick; for a small one, index probes are (an
+   anti-join that hashes all order lines of the warehouse to check 10,000 new ones is not).
+   On (true): index scans off for a large delta, hash and merge joins off for a small one, while
+   the whole-delta statements run; off (false): back to the session's settings. -#}
 {%- macro scan_whole_delta(on) -%}
 {%- if on -%}
 SELECT set_config('enable_indexscan', CASE WHEN large THEN 'off' ELSE current_setting('enable_indexscan') END, true),
-       set_config('enable_bitmapscan', CASE WHEN large THEN 'off' ELSE current_setting('enable_bitmapscan') END, true)
+       set_config('enable_bitmapscan', CASE WHEN large THEN 'off' ELSE current_setting('enable_bitmapscan') END, true),
+       set_config('enable_hashjoin', CASE WHEN large THEN current_setting('enable_hashjoin') ELSE 'off' END, true),
+       set_config('enable_mergejoin', CASE WHEN large THEN current_setting('enable_mergejoin') ELSE 'off' END, true)
 FROM refresh_window;
 {%- else -%}
 RESET enable_indexscan;
 RESET enable_bitmapscan;
+RESET enable_hashjoin;
+RESET enable_mergejoin;
 {%- endif -%}
 {%- endmacro -%}

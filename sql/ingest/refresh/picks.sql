@@ -3,19 +3,24 @@
 -- latest its line and MSRP; an address text's first row and an order's first row carry theirs.
 {{ refresh.scan_whole_delta(true) }}
 
+-- (each groups the raw texts first, as they stand, and normalises the few distinct ones after)
 CREATE TEMP TABLE pick_customer ON COMMIT DROP AS
-SELECT btrim(r.customername) AS customername, max(r.raw_id) AS raw_id
-FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }}
+SELECT btrim(g.customername) AS customername, max(g.raw_id) AS raw_id
+FROM (SELECT r.customername, max(r.raw_id) AS raw_id FROM raw_orders_csv r
+      WHERE {{ refresh.in_delta('r') }} GROUP BY 1) g
 GROUP BY 1;
 
 CREATE TEMP TABLE pick_address ON COMMIT DROP AS
-SELECT btrim(r.customername) AS customername, {{ refresh.source_key('r') }} AS source_key, min(r.raw_id) AS raw_id
-FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }}
+SELECT btrim(g.customername) AS customername, {{ refresh.source_key('g') }} AS source_key, min(g.raw_id) AS raw_id
+FROM (SELECT r.customername, r.addressline1, r.addressline2, r.city, r.state, r.postalcode, r.country,
+             min(r.raw_id) AS raw_id
+      FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }} GROUP BY 1, 2, 3, 4, 5, 6, 7) g
 GROUP BY 1, 2;
 
 CREATE TEMP TABLE pick_product ON COMMIT DROP AS
-SELECT btrim(r.productcode) AS productcode, max(r.raw_id) AS raw_id
-FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }}
+SELECT btrim(g.productcode) AS productcode, max(g.raw_id) AS raw_id
+FROM (SELECT r.productcode, max(r.raw_id) AS raw_id FROM raw_orders_csv r
+      WHERE {{ refresh.in_delta('r') }} GROUP BY 1) g
 GROUP BY 1;
 
 -- an order's first row, and its number of lines (their sum is the delta's size)
