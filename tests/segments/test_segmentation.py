@@ -222,6 +222,69 @@ def test_auto_method_uses_pam_then_fasterpam_then_clara_as_n_grows():
     assert KMedoidsPAM(**{**kw, "method": "pam"}).fit(X).method_used_ == "clara"
 
 
+def rfm_like(n: int, seed: int) -> np.ndarray:
+    """Preprocessed RFM values of a skewed wholesaler population (as bench_segmentation.py draws them)."""
+    rng = np.random.default_rng(seed)
+    frequency = rng.geometric(0.3, n)
+    monetary = frequency * rng.lognormal(np.log(3500), 0.9, n)
+    recency = np.floor(rng.uniform(0, 1, n) ** (1 + 0.15 * (frequency - 1)) * 1095)
+    return make_preprocessor().fit_transform(np.column_stack([recency, frequency, monetary]))
+
+
+def swap_gains(D: np.ndarray, medoids) -> np.ndarray:
+    """(k, n) loss change of every single swap (medoid i out, point c in), from the full matrix:
+    shared(c) = sum_o min(d_oc - n1_o, 0) plus, over o in cluster i, clip(d_oc, n1_o, n2_o) - n1_o."""
+    med = np.asarray(medoids)
+    Dm = D[:, med]
+    order = np.argsort(Dm, axis=1)
+    near = order[:, 0]
+    n1 = Dm[np.arange(len(D)), near]
+    n2 = Dm[np.arange(len(D)), order[:, 1]] if len(med) > 1 else np.full(len(D), np.inf)
+    shared = np.minimum(D - n1[:, None], 0).sum(axis=0)  # D[o, c]
+    removal = np.clip(D, n1[:, None], n2[:, None]) - n1[:, None]
+    return shared[None, :] + np.stack([removal[near == i].sum(axis=0) for i in range(len(med))])
+
+
+def test_fasterpam_with_scouts_ends_in_a_swap_local_optimum_never_worse_than_without():
+    """Above exact_max_n: one shuffled FasterPAM run plus scouts. The result admits no improving
+    single swap on the full matrix, and the scouts never make it worse than the run alone."""
+    better = 0
+    for seed in range(6):
+        X = rfm_like(1200, seed)
+        D = reference_distances(X, "euclidean")
+        model = KMedoidsPAM(n_clusters=3, random_state=seed).fit(X)
+        alone = KMedoidsPAM(n_clusters=3, random_state=seed, scouts=0).fit(X)
+        assert model.method_used_ == "fasterpam"
+        assert swap_gains(D, model.medoid_indices_).min() >= -1e-4 * model.inertia_ / len(X)
+        assert model.inertia_ <= alone.inertia_ * (1 + 1e-12)
+        better += model.inertia_ < alone.inertia_ * (1 - 1e-9)
+    print(f"\nscouts improved on the single FasterPAM run on {better}/6 populations")
+
+
+def test_swaps_read_the_transposed_matrix_and_find_what_the_c_order_matrix_finds():
+    X = rfm_like(800, 1)
+    D = kmedoids_module.distance_matrix(X, "euclidean", np.float32)
+    start = kmedoids_module.kmedoids_plusplus(D, 3, np.random.RandomState(0))
+    for algo in ("pam", "fasterpam"):
+        ours, _ = kmedoids_module._swap(D, start, algo, 300)
+        ref = (kmedoids.pam if algo == "pam" else kmedoids.fasterpam)(
+            np.ascontiguousarray(D),
+            start.astype(np.uintp),
+            max_iter=300,
+            **({} if algo == "pam" else {"n_cpu": 1}),
+        )
+        np.testing.assert_array_equal(np.sort(ours), np.sort(np.asarray(ref.medoids)))
+
+
+def test_float32_matrix_is_the_float64_matrix_rounded_for_every_metric():
+    X = rfm_like(700, 2)
+    for metric in METRICS:
+        D32 = kmedoids_module.distance_matrix(X, metric, np.float32)
+        D64 = kmedoids_module.distance_matrix(X, metric, np.float64)
+        assert D32.dtype == np.float32 and D32.flags.c_contiguous
+        np.testing.assert_array_equal(D32, D64.astype(np.float32) * (1 - np.eye(700, dtype=np.float32)))
+
+
 def test_clara_on_3000_points_is_within_a_few_percent_of_fasterpam_on_the_full_matrix():
     X = make_preprocessor().fit_transform(
         np.random.default_rng(3).uniform(0, 1, (3000, 3)) ** [1, 3, 4] * 1000
@@ -302,6 +365,20 @@ def test_clustering_metrics_samples_the_silhouette_on_large_inputs():
     idx = np.random.RandomState(1).permutation(3000)[:500]
     assert sampled["silhouette"] == pytest.approx(silhouette_score(X[idx], labels[idx]))
     assert sampled == clustering_metrics(X, labels, sample_size=500, random_state=1)
+
+
+def test_large_silhouettes_read_the_float32_matrix_and_equal_sklearns():
+    """Above SILHOUETTE_MATRIX_MIN points the silhouette comes from the kmedoids package on the float32
+    matrix (the fit's, when passed): equal to scikit-learn's float64 silhouette to ~1e-6."""
+    X = rfm_like(1500, 4)
+    labels = KMedoidsPAM(n_clusters=3).fit(X).labels_
+    expected = silhouette_score(X, labels)
+    built = clustering_metrics(X, labels)["silhouette"]
+    D = kmedoids_module.distance_matrix(X, "euclidean", np.float32)
+    shared = clustering_metrics(X, labels, distances=D)["silhouette"]
+    assert built == pytest.approx(expected, abs=1e-6) and shared == built
+    with pytest.raises(ValueError, match="distances must have shape"):
+        clustering_metrics(X, labels, distances=D[:10, :10])
 
 
 # ----------------------------------------------------------------------------- fit_segments

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from vehicle_sales.segments.kmedoids import KMedoidsPAM
-from vehicle_sales.segments.metrics import SILHOUETTE_MAX_SAMPLE, clustering_metrics
+from vehicle_sales.segments.kmedoids import KMedoidsPAM, distance_matrix
+from vehicle_sales.segments.metrics import SILHOUETTE_MATRIX_MIN, SILHOUETTE_MAX_SAMPLE, clustering_metrics
 from vehicle_sales.segments.model_selection import choose_model, evaluate_models
 from vehicle_sales.segments.naming import name_segments, rfm_scores, value_order
 from vehicle_sales.segments.preprocessing import RFM_COLUMNS, check_rfm, make_preprocessor
@@ -128,10 +128,15 @@ def fit_segments(
     X = pre.fit_transform(raw)
     model = KMedoidsPAM(n_clusters=k, metric=metric, random_state=random_state, **model_params)
     t0 = time.perf_counter()
-    model.fit(X)
+    # above exact PAM's sizes, the fit's float32 matrix is built here and shared with the silhouette
+    n = len(X)
+    share = model.method_for(n) != "clara" and n > SILHOUETTE_MATRIX_MIN
+    D = distance_matrix(X, metric, model.matrix_dtype_for(n)) if share else None
+    model.fit(X, distances=D)
     fit_seconds = time.perf_counter() - t0
-    silhouette_n = min(len(X), SILHOUETTE_MAX_SAMPLE)
-    metrics = clustering_metrics(X, model.labels_, metric=metric, random_state=random_state)
+    silhouette_n = min(n, SILHOUETTE_MAX_SAMPLE)
+    metrics = clustering_metrics(X, model.labels_, metric=metric, random_state=random_state, distances=D)
+    del D
     medoid_rfm = raw[model.medoid_indices_]
     names = name_segments(medoid_rfm, raw)
     scaler = pre.named_steps["scale"]
