@@ -8,7 +8,13 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_ingest.py", "bench_phones.py", "bench_geocoding.py", "bench_segmentation.py"]
+BENCHES = [
+    "bench_ingest.py",
+    "bench_phones.py",
+    "bench_geocoding.py",
+    "bench_segmentation.py",
+    "bench_insight.py",
+]
 
 
 def main() -> int:

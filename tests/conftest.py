@@ -112,3 +112,21 @@ def warehouse(sales_db_conn_env, airflow_db, monkeypatch, tmp_path):
     monkeypatch.setenv("AIRFLOW_VAR_GEOCODE_ENABLED", "false")
     monkeypatch.delenv("AIRFLOW_VAR_SALES_SOURCE", raising=False)
     return sales_db_conn_env
+
+
+@pytest.fixture
+def api_server(airflow_db, sales_db_conn_env, monkeypatch):
+    """The Airflow API server's FastAPI app as `airflow api-server` builds it (this repository's
+    plugins folder included), in process, with a bearer token of an authenticated admin; the
+    warehouse behind sales_db is the test's fresh database."""
+    monkeypatch.setenv("AIRFLOW__API_AUTH__JWT_SECRET", "insight-test-" + "x" * 52)
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS", "admin:admin")
+    from airflow.api_fastapi.app import create_app, get_auth_manager, purge_cached_app
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi.testclient import TestClient
+
+    purge_cached_app()
+    with TestClient(create_app()) as client:
+        token = get_auth_manager().generate_jwt(SimpleAuthManagerUser(username="admin", role="admin"))
+        yield client, {"Authorization": f"Bearer {token}"}
+    purge_cached_app()

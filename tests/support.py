@@ -4,7 +4,10 @@ real DAG. One module, imported as ``support`` (pyproject's pytest ``pythonpath``
 from __future__ import annotations
 
 import csv
+import json
+import re
 from datetime import UTC, datetime
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +17,7 @@ from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.sql import render_template
 from vehicle_sales.ingest.download import FetchedFile, fingerprint, register
 from vehicle_sales.ingest.staging import StageCounts, stage_file
+from vehicle_sales.segments.publish import publish
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,3 +130,59 @@ def run_dag(day: str, conf: dict | None = None, run_after: datetime | None = Non
     dr = get_dag().test(logical_date=logical, run_conf=conf or {}, run_after=run_after)
     states = {ti.task_id: getattr(ti.state, "value", ti.state) for ti in dr.get_task_instances()}
     return dr, states
+
+
+# --- segment insight ----------------------------------------------------------------------------
+SEGMENT_RANKS = {"Champion": 1, "Potential Loyalist": 2, "Hibernating": 3}
+
+
+def loaded_run(
+    conn, ids, as_of: str, segments: dict[str, tuple[str, float]], k: int = 3, run: str | None = None
+):
+    """A run as compute_rfm + fit_segments leave it, then published by load_segments: ``segments``
+    maps a customer to (label, monetary)."""
+    run_id = conn.execute(
+        "INSERT INTO rfm_run (as_of_date, end_date, order_statuses, lookback_days, recency_reference,"
+        " airflow_dag_id, airflow_run_id, status) VALUES (%s, %s, '{Shipped,Resolved}', NULL, 'as_of',"
+        " 'vehicle_sales_rfm', %s, 'computed') RETURNING run_id",
+        (as_of, as_of, run or f"manual__{as_of}_k{k}"),
+    ).fetchone()[0]
+    for name, (_, monetary) in segments.items():
+        conn.execute(
+            "INSERT INTO rfm_snapshot (run_id, customer_id, recency_days, frequency, monetary_amt)"
+            " VALUES (%s, %s, 10, 2, %s)",
+            (run_id, ids[name], monetary),
+        )
+        conn.execute(
+            "INSERT INTO rfm_fit_assignment VALUES (%s, %s, %s, false)",
+            (run_id, ids[name], segments[name][0]),
+        )
+    result = {
+        "n_clusters": k,
+        "algorithm": "pam-pam/k-medoids++",
+        "params": {"metric": "euclidean", "random_state": 0},
+        "segments": [{"label": label, "value_rank": rank} for label, rank in SEGMENT_RANKS.items()],
+    }
+    conn.execute("INSERT INTO rfm_fit (run_id, result) VALUES (%s, %s::jsonb)", (run_id, json.dumps(result)))
+    conn.commit()
+    publish(conn, run_id)
+    return run_id
+
+
+def matrix_cells(page: str) -> dict[tuple[str, str], int]:
+    """The transition matrix of an RFM page: (from, to) -> customers, from the cells' data attributes."""
+    return {
+        (unescape(f), unescape(t)): int(n)
+        for f, t, n in re.findall(r'data-from="([^"]*)" data-to="([^"]*)" data-customers="(\d+)"', page)
+    }
+
+
+# an independent computation of the transitions from the history table (no view, no function)
+TRANSITIONS_BY_HAND = """
+SELECT coalesce(df.label, '(new)'), coalesce(dt.label, '(gone)'), count(*)
+FROM (SELECT * FROM customer_segment_history WHERE run_id = %s) f
+FULL JOIN (SELECT * FROM customer_segment_history WHERE run_id = %s) t USING (customer_id)
+LEFT JOIN rfm_segment_def df ON df.segment_id = f.segment_id
+LEFT JOIN rfm_segment_def dt ON dt.segment_id = t.segment_id
+GROUP BY 1, 2
+"""

@@ -431,5 +431,9 @@ def report(loaded: dict[str, Any]) -> str:
         markdown=rep.markdown.name,
         html=rep.html.name,
         charts=",".join(p.name for p in rep.charts),
+        stored_files=rep.stored_files,
+        previous_run_id=rep.previous_run_id if rep.previous_run_id is not None else "none",
+        moved_up=rep.moved_up,
+        moved_down=rep.moved_down,
     )
     return str(rep.folder)

@@ -1,7 +1,7 @@
 -- create_schema: create or migrate the warehouse schema. Safe to run any number of times:
 -- each migration applies once (recorded in schema_version), then the trigger functions and
--- triggers (triggers.sql) are re-applied if, and only if, their text changed since the last run
--- (md5 recorded in schema_definitions). An up-to-date database is left unchanged.
+-- triggers (triggers.sql) and the insight views (views.sql) are re-applied if, and only if, their
+-- text changed since the last run (md5 recorded in schema_definitions). An up-to-date database is left unchanged.
 -- Serialised: two runs migrating at once would race on DDL.
 {{ advisory_xact_lock('schema') }};
 
@@ -22,18 +22,26 @@ CREATE TABLE IF NOT EXISTS schema_definitions (
 {% include 'schema/migrations/V002__ingestion_and_audit.sql' %}
 {% include 'schema/migrations/V003__contact_quality.sql' %}
 {% include 'schema/migrations/V004__segmentation_runs.sql' %}
+{% include 'schema/migrations/V005__segment_insight.sql' %}
 
-{% set triggers %}{% include 'schema/triggers.sql' %}{% endset %}
+{#- a repeatable definition file, applied when its text differs from the last one applied -#}
+{% macro repeatable(name, path) -%}
+{% set body %}{% include path %}{% endset -%}
 DO $definitions$
 DECLARE
-    body CONSTANT text := $triggers${{ triggers }}$triggers$;
+    body CONSTANT text := $body${{ body }}$body$;
 BEGIN
-    IF NOT EXISTS (SELECT 1 FROM schema_definitions WHERE name = 'triggers' AND checksum = md5(body)) THEN
+    IF NOT EXISTS (SELECT 1 FROM schema_definitions WHERE name = '{{ name }}' AND checksum = md5(body)) THEN
         EXECUTE body;
-        INSERT INTO schema_definitions (name, checksum) VALUES ('triggers', md5(body))
+        INSERT INTO schema_definitions (name, checksum) VALUES ('{{ name }}', md5(body))
         ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, applied_at = now();
     END IF;
 END
 $definitions$;
+{%- endmacro %}
+
+{{ repeatable('triggers', 'schema/triggers.sql') }}
+
+{{ repeatable('views', 'schema/views.sql') }}
 
 SELECT max(version) AS schema_version, count(*) AS migrations_applied FROM schema_version;

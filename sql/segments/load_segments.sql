@@ -1,5 +1,6 @@
 -- Publish the fit of one run (rfm_fit, rfm_fit_assignment) in one transaction: labels, the run's
--- history snapshot, metrics, the model-selection table, and the current segment of each customer.
+-- history snapshot and its per-segment summary, metrics, the model-selection table, and the current
+-- segment of each customer.
 -- Parameters: %(run_id)s. Re-running replaces the run's rows; it never duplicates them.
 
 -- labels: names come from the medoids' profiles; value_rank orders them (1 = most valuable)
@@ -19,6 +20,19 @@ FROM rfm_snapshot s
 JOIN rfm_fit_assignment a ON a.run_id = s.run_id AND a.customer_id = s.customer_id
 JOIN rfm_segment_def d ON d.label = a.segment_label
 WHERE s.run_id = %(run_id)s;
+
+-- the run's per-segment summary (the trend and the UI page read it); value ranks as this fit set them
+DELETE FROM rfm_run_segment_summary WHERE run_id = %(run_id)s;
+INSERT INTO rfm_run_segment_summary (run_id, segment_id, value_rank, customers, revenue, recency_mean,
+                                     frequency_mean, monetary_mean)
+SELECT h.run_id, h.segment_id, min((s->>'value_rank')::int), count(*), sum(h.monetary_amt),
+       avg(h.recency_days), avg(h.frequency), avg(h.monetary_amt)
+FROM customer_segment_history h
+JOIN rfm_segment_def d ON d.segment_id = h.segment_id
+JOIN rfm_fit f ON f.run_id = h.run_id
+LEFT JOIN LATERAL jsonb_array_elements(f.result->'segments') s ON s->>'label' = d.label
+WHERE h.run_id = %(run_id)s
+GROUP BY h.run_id, h.segment_id;
 
 DELETE FROM rfm_model_selection WHERE run_id = %(run_id)s;
 INSERT INTO rfm_model_selection (run_id, algorithm, k, metric, init, silhouette, calinski_harabasz,

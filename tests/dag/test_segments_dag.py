@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
-from support import run_dag
+from support import TRANSITIONS_BY_HAND, matrix_cells, run_dag
 from vehicle_sales.common.paths import SAMPLE_CSV
 
 pytestmark = pytest.mark.skipif(not SAMPLE_CSV.exists(), reason="the bundled sample is missing")
@@ -100,3 +100,99 @@ def test_three_dates_give_three_point_in_time_snapshots(warehouse):
         warehouse, "SELECT DISTINCT r.as_of_date::text FROM customer_segments s JOIN rfm_run r USING (run_id)"
     )
     assert current == [("2004-12-31",)]
+
+
+def test_month_end_backfill_shows_transitions_that_match_the_warehouse(warehouse, api_server):
+    """Three month-end snapshots: the transitions (views), the stored report and the UI page all
+    give the numbers an independent SQL computation gives; adjacent snapshots name alike segments."""
+    client, auth = api_server
+    dates = ["2004-10-31", "2004-11-30", "2004-12-31"]
+    for day in dates:
+        dr, states = run_dag(day)
+        assert dr.state == "success", (day, states)
+    runs = q(
+        warehouse, "SELECT run_id, as_of_date::text FROM rfm_run WHERE status = 'loaded' ORDER BY as_of_date"
+    )
+    assert [d for _, d in runs] == dates
+    ids = [r for r, _ in runs]
+    pairs = list(zip(ids, ids[1:], strict=False))
+    assert q(warehouse, "SELECT run_id, previous_run_id FROM rfm_run_previous ORDER BY as_of_date") == [
+        (ids[0], None),
+        (ids[1], ids[0]),
+        (ids[2], ids[1]),
+    ]
+    moved = 0
+    for earlier, later in pairs:
+        by_hand = {(f, t): n for f, t, n in q(warehouse, TRANSITIONS_BY_HAND, earlier, later)}
+        view = {
+            (f, t): n
+            for f, t, n in q(
+                warehouse,
+                "SELECT from_segment, to_segment, customers FROM customer_segment_transitions WHERE run_id = %s",
+                later,
+            )
+        }
+        assert view == by_hand
+        moved += sum(n for (f, t), n in by_hand.items() if f != t)
+
+        # the page, between the chosen pair: the same numbers in the matrix cells
+        page = client.get("/rfm/", params={"from_run": earlier, "to_run": later}, headers=auth)
+        assert page.status_code == 200
+        shown = {k: v for k, v in matrix_cells(page.text).items() if v}
+        assert shown == by_hand
+
+        # the stored report of the later run: its matrix, in Markdown, has the same counts
+        md = q(
+            warehouse,
+            "SELECT convert_from(content, 'UTF8') FROM rfm_report_file WHERE run_id = %s AND name = 'report.md'",
+            later,
+        )
+        assert md, "report.md is stored with its run"
+        for (f, t), n in by_hand.items():
+            assert report_cell(md[0][0], f, t) == n, (f, t)
+
+        # segment names mean the same from one month to the next: each segment of the later run
+        # shares most of its customers with the earlier run's segment of the same name
+        overlap = q(
+            warehouse,
+            "SELECT dt.label, df.label, count(*) FROM customer_segment_history t"
+            " JOIN customer_segment_history f ON f.customer_id = t.customer_id AND f.run_id = %s"
+            " JOIN rfm_segment_def dt ON dt.segment_id = t.segment_id"
+            " JOIN rfm_segment_def df ON df.segment_id = f.segment_id WHERE t.run_id = %s GROUP BY 1, 2",
+            earlier,
+            later,
+        )
+        best = {}
+        for to_label, from_label, n in overlap:
+            if n > best.get(to_label, ("", 0))[1]:
+                best[to_label] = (from_label, n)
+        assert {to: frm for to, (frm, _) in best.items()} == {label: label for label in best}
+    assert moved > 0  # customers do move between month ends on the sample
+    files = q(warehouse, "SELECT run_id, name FROM rfm_report_file ORDER BY 1, 2")
+    assert {name for _, name in files} == {
+        "report.html",
+        "report.md",
+        "segment_sizes.png",
+        "rfm_distributions.png",
+        "transition_matrix.png",
+        "trend.png",
+    }
+    assert {r for r, _ in files} == set(ids)
+    html = client.get(f"/rfm/reports/{ids[-1]}/report.html", headers=auth)
+    assert (
+        html.status_code == 200
+        and "Transitions" in html.text
+        and "default-src 'none'" in html.headers["content-security-policy"]
+    )
+    png = client.get(f"/rfm/reports/{ids[-1]}/trend.png", headers=auth)
+    assert png.headers["content-type"] == "image/png" and png.content[:4] == b"\x89PNG"
+
+
+def report_cell(markdown: str, frm: str, to: str) -> int:
+    """The count of (from, to) in the report's Markdown matrix ('n (revenue)' or '0')."""
+    lines = [line for line in markdown.splitlines() if line.startswith("| ")]
+    header = next(line for line in lines if line.startswith("| from"))
+    columns = [c.strip() for c in header.strip("|").split("|")][1:]
+    row = next(line for line in lines if line.strip("|").split("|")[0].strip() == frm)
+    value = [c.strip() for c in row.strip("|").split("|")][1:][columns.index(to)]
+    return int(value.split()[0])

@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from devtools.fake_arcgis import FakeArcGIS
+from support import TRANSITIONS_BY_HAND
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.e2e
 DAG_ID = "vehicle_sales_rfm"
 ARTIFACTS = ROOT / "artifacts" / "e2e"
 RUN_TIMEOUT = 600
-BACKFILL_DATES = ["2003-12-29", "2003-12-30", "2003-12-31"]
+BACKFILL_DATES = ["2003-10-31", "2003-11-30", "2003-12-31"]  # month ends: the RFM page compares them
 TRIGGER_DATE = "2004-06-30"
 # odd characters on purpose: the key travels URL-quoted in the connection URI and must never surface
 ARCGIS_KEY = f"e2e/arcgis+{os.urandom(4).hex()}=key"
@@ -201,21 +202,23 @@ def test_trigger_backfill_logs_and_grid_in_a_real_airflow_and_browser(stack):
     api.wait_run(dated["dag_run_id"])
     finished_undated = api.wait_run(undated["dag_run_id"])
 
-    backfill = api.call(
-        "POST",
-        "/backfills",
-        json={
-            "dag_id": DAG_ID,
-            "from_date": f"{BACKFILL_DATES[0]}T00:00:00Z",
-            "to_date": f"{BACKFILL_DATES[-1]}T00:00:00Z",
-            "reprocess_behavior": "none",
-            "max_active_runs": 1,
-        },
-    ).json()
-    deadline = time.monotonic() + RUN_TIMEOUT
-    while not api.call("GET", f"/backfills/{backfill['id']}").json().get("completed_at"):
-        assert time.monotonic() < deadline, "the backfill did not complete"
-        time.sleep(3)
+    # one backfill per month end (the DAG is daily: a range would run every day in between)
+    for day in BACKFILL_DATES:
+        backfill = api.call(
+            "POST",
+            "/backfills",
+            json={
+                "dag_id": DAG_ID,
+                "from_date": f"{day}T00:00:00Z",
+                "to_date": f"{day}T00:00:00Z",
+                "reprocess_behavior": "none",
+                "max_active_runs": 1,
+            },
+        ).json()
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not api.call("GET", f"/backfills/{backfill['id']}").json().get("completed_at"):
+            assert time.monotonic() < deadline, f"the backfill of {day} did not complete"
+            time.sleep(3)
     backfill_runs = api.runs(run_type="backfill")
     assert sorted(r["logical_date"][:10] for r in backfill_runs) == BACKFILL_DATES
     assert all(r["state"] == "success" for r in backfill_runs), [
@@ -259,7 +262,15 @@ def test_trigger_backfill_logs_and_grid_in_a_real_airflow_and_browser(stack):
 
     geocoding_check(api, warehouse, stack["arcgis"], runs, stack["log_path"])
 
-    browser_check(base, stack["password"], [r["dag_run_id"] for r in runs], dated["dag_run_id"])
+    # the RFM page is the API server's: nobody it has not authenticated gets it
+    assert requests.get(f"{base}/rfm/", timeout=30).status_code == 401
+    assert (
+        requests.get(f"{base}/rfm/", headers={"Authorization": "Bearer forged"}, timeout=30).status_code
+        == 403
+    )
+    assert "rfm_insight" in {p["name"] for p in api.call("GET", "/plugins").json()["plugins"]}
+
+    browser_check(base, stack["password"], [r["dag_run_id"] for r in runs], dated["dag_run_id"], warehouse)
     (ARTIFACTS / "timing.json").write_text(
         json.dumps({"seconds": round(time.monotonic() - t0, 1), "runs": len(runs)})
     )
@@ -371,7 +382,7 @@ def connection_form_check(driver, wait, base: str) -> None:
     driver.save_screenshot(str(ARTIFACTS / "connection_form.png"))
 
 
-def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str) -> None:
+def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str, warehouse: str) -> None:
     paths = chromium_paths()
     if paths is None:
         pytest.fail(
@@ -438,8 +449,58 @@ def browser_check(base: str, password: str, run_ids: list[str], log_run_id: str)
         driver.save_screenshot(str(ARTIFACTS / "trigger_form.png"))
 
         connection_form_check(driver, wait, base)
+        rfm_page_check(driver, wait, base, warehouse)
     except Exception:
         driver.save_screenshot(str(ARTIFACTS / "failure.png"))
         raise
     finally:
         driver.quit()
+
+
+def rfm_page_check(driver, wait, base: str, warehouse: str) -> None:
+    """Browse -> RFM segments, as a user: compare each pair of month ends with the page's form; the
+    matrix shown equals an independent SQL computation on the warehouse. Screenshot for the README."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select
+
+    months = q(
+        warehouse,
+        "SELECT run_id FROM rfm_run WHERE status = 'loaded' AND as_of_date = ANY(%s::date[]) ORDER BY as_of_date",
+        BACKFILL_DATES,
+    )
+    assert len(months) == len(BACKFILL_DATES)
+    driver.set_window_size(1600, 1900)
+    driver.get(f"{base}/plugin/rfm-segments")
+    driver.switch_to.frame(wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "iframe"))))
+    wait.until(ec.presence_of_element_located((By.ID, "transitions")))
+
+    def showing(earlier: int, later: int):
+        def check(d):
+            try:
+                t = d.find_element(By.ID, "transitions")
+                return t.get_attribute("data-from-run") == str(earlier) and t.get_attribute(
+                    "data-to-run"
+                ) == str(later)
+            except StaleElementReferenceException:
+                return False
+
+        return check
+
+    for (earlier,), (later,) in zip(months, months[1:], strict=False):
+        Select(driver.find_element(By.NAME, "from_run")).select_by_value(str(earlier))
+        Select(driver.find_element(By.NAME, "to_run")).select_by_value(str(later))
+        driver.find_element(By.ID, "compare").click()
+        wait.until(showing(earlier, later))
+        shown = {}
+        for td in driver.find_elements(By.CSS_SELECTOR, "#transitions td[data-customers]"):
+            n = int(td.get_attribute("data-customers"))
+            if n:
+                shown[(td.get_attribute("data-from"), td.get_attribute("data-to"))] = n
+        expected = {(f, t): n for f, t, n in q(warehouse, TRANSITIONS_BY_HAND, earlier, later)}
+        assert shown == expected, (earlier, later, shown, expected)
+    assert "Biggest movers" in driver.page_source and "Trend over" in driver.page_source
+    driver.switch_to.default_content()
+    driver.save_screenshot(str(ARTIFACTS / "rfm_page.png"))
+    driver.set_window_size(1600, 1000)
