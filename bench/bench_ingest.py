@@ -265,10 +265,22 @@ def main() -> int:
         f"\ntargets: ratio <= {TARGET_RATIO:.0f}x at 100k and 1M lines; +1% run < {TARGET_INCREMENTAL:.0%} of the"
         " full run"
     )
+    missed = [
+        f"{r['lines']:,} lines, {kind}: {r['ratio']:.1f}x the COPY ceiling > {TARGET_RATIO:.0f}x"
+        for kind, group in (("steps", rows), ("DAG run", dags))
+        for r in group
+        if r["lines"] >= 100_000 and r["ratio"] > TARGET_RATIO
+    ] + [
+        f"{r['lines']:,} lines: the +1% run is {r['incremental_share']:.1%} of the full run"
+        for r in rows
+        if r["lines"] >= 100_000 and r["incremental_share"] >= TARGET_INCREMENTAL
+    ]
+    for m in missed:
+        print(f"TARGET MISSED: {m}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"steps": rows, "dag": dags}, indent=2))
-    return 0
+        args.json.write_text(json.dumps({"steps": rows, "dag": dags, "missed": missed}, indent=2))
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":
