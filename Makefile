@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 DEMO_DATE ?= 2005-06-01
 PYTEST_ARGS ?=
 
-.PHONY: help install demo test test-fast airflow bench lint format sample lock clean
+.PHONY: help install demo test test-fast airflow airflow-celery bench lint format sample lock clean
 
 help:  ## this list
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:[^#]*## /\t/' | awk -F'\t' '{printf "make %-10s %s\n", $$1, $$2}'
@@ -36,10 +36,13 @@ test: install  ## the full test suite against a real PostgreSQL and a real Airfl
 
 test-fast: install  ## the suite without the end-to-end and slow tests
 	@export TEST_PG_SERVER_URL="$$($(BIN)/python scripts/provision_db.py --server-only)"; \
-	 $(BIN)/python -m pytest -m "not e2e and not slow" $(PYTEST_ARGS)
+	 $(BIN)/python -m pytest -m "not e2e and not celery and not slow" $(PYTEST_ARGS)
 
 airflow: install  ## a local Airflow (standalone) with the DAG; prints URL and admin password
 	@$(BIN)/python scripts/airflow_local.py
+
+airflow-celery: install  ## a local CeleryExecutor deployment (2 workers, Flower, Redis, PostgreSQL); prints URLs and login
+	@$(BIN)/python scripts/airflow_celery.py
 
 bench: install  ## benchmarks (ingestion, phones, geocoding, segmentation); not part of make test
 	@export TEST_PG_SERVER_URL="$$($(BIN)/python scripts/provision_db.py --server-only)"; \
@@ -61,5 +64,5 @@ lock: install  ## re-freeze constraints.txt from .venv
 	@{ echo "# Full resolved dependency set (pip freeze of requirements.txt + requirements-dev.txt on Python 3.11)."; \
 	   echo "# Regenerate with: make lock"; cat constraints.txt.new; } > constraints.txt && rm constraints.txt.new
 
-clean:  ## remove .airflow/, reports/, artifacts/, .pytest_cache/
-	rm -rf .airflow reports artifacts .pytest_cache
+clean:  ## remove .airflow/, .airflow-celery/, reports/, artifacts/, .pytest_cache/
+	rm -rf .airflow .airflow-celery reports artifacts .pytest_cache

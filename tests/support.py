@@ -6,12 +6,16 @@ from __future__ import annotations
 import csv
 import json
 import re
+import socket
+import time
 from datetime import UTC, datetime
 from html import unescape
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
+import requests
 
 from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.sql import render_template
@@ -186,3 +190,130 @@ LEFT JOIN rfm_segment_def df ON df.segment_id = f.segment_id
 LEFT JOIN rfm_segment_def dt ON dt.segment_id = t.segment_id
 GROUP BY 1, 2
 """
+
+
+# --- a running Airflow, through its REST API v2 -----------------------------------------------------
+DAG_ID = "vehicle_sales_rfm"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Api:
+    """A tiny REST API v2 client with a bearer token."""
+
+    def __init__(self, base: str, user: str, password: str):
+        self.base = base
+        r = requests.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=30)
+        assert r.status_code in (200, 201), r.text
+        self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+    def call(self, method: str, path: str, expect: tuple[int, ...] = (200,), **kw) -> requests.Response:
+        r = requests.request(
+            method,
+            f"{self.base}/api/v2{path}",
+            headers={**self.headers, **kw.pop("headers", {})},
+            timeout=60,
+            **kw,
+        )
+        assert r.status_code in expect, f"{method} {path}: {r.status_code} {r.text[:500]}"
+        return r
+
+    def runs(self, **params) -> list[dict]:
+        return self.call("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 100, **params}).json()["dag_runs"]
+
+    def wait_run(self, run_id: str, timeout: float = 600) -> dict:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            run = self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}").json()
+            if run["state"] in ("success", "failed"):
+                if run["state"] == "failed":
+                    tis = self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances").json()
+                    states = {t["task_id"]: t["state"] for t in tis["task_instances"]}
+                    pytest.fail(f"run {run_id} failed: {states}")
+                return run
+            time.sleep(2)
+        pytest.fail(f"run {run_id} did not finish within {timeout:.0f} s")
+
+    def log_response(self, run_id: str, task_id: str, attempt: int = 1) -> requests.Response:
+        return self.call(
+            "GET",
+            f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{attempt}",
+            headers={"Accept": "application/json"},
+        )
+
+    def log_text(self, run_id: str, task_id: str, attempt: int = 1) -> str:
+        content = self.log_response(run_id, task_id, attempt).json()["content"]
+        return "\n".join(e.get("event", "") if isinstance(e, dict) else str(e) for e in content)
+
+    def task_instance(self, run_id: str, task_id: str) -> dict:
+        return self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}").json()
+
+    def all_log_bodies(self, run_id: str, task_id: str) -> list[str]:
+        """The raw API answers (every field of every entry) of all attempts of a task instance."""
+        tries = max(1, self.task_instance(run_id, task_id).get("try_number") or 1)
+        return [self.log_response(run_id, task_id, n).text for n in range(1, tries + 1)]
+
+
+# --- comparing two warehouses ------------------------------------------------------------------------
+VOLATILE_COLUMNS = {
+    "airflow_run_id",
+    "changed_by",
+    "source_uri",
+    "calculated_on",
+    "params",
+    "result",
+    "content",
+}
+
+
+def warehouse_state(url: str) -> dict[str, tuple[int, str]]:
+    """Per table: (rows, md5 of the sorted rows) over the columns that mean something across two
+    warehouses fed the same data -- surrogate keys (``*_id``) are replaced by what they point at
+    (company name, as-of date, segment label), timestamps and Airflow run ids left out, audit
+    tables and the event log left out (a retried task may log or audit the same change twice). Two runs of the same dates
+    have the same state whichever worker ran what, and however often."""
+    state = {}
+    with psycopg.connect(url) as c:
+        tables = [
+            r[0]
+            for r in c.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+                " AND table_type = 'BASE TABLE' AND table_name NOT LIKE '%%audit%%'"
+                " AND table_name NOT IN ('schema_version', 'schema_definitions', 'pipeline_events') ORDER BY 1"
+            )
+        ]
+        for t in tables:
+            cols = [
+                r[0]
+                for r in c.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public'"
+                    " AND table_name = %s ORDER BY ordinal_position",
+                    (t,),
+                )
+            ]
+            exprs, joins = [], []
+            if "customer_id" in cols and t != "customers":
+                joins.append("LEFT JOIN customers k_c ON k_c.customer_id = x.customer_id")
+                exprs.append("k_c.company_name::text")
+            if "run_id" in cols and t != "rfm_run":
+                joins.append("LEFT JOIN rfm_run k_r ON k_r.run_id = x.run_id")
+                exprs.append("k_r.as_of_date::text")
+            if "segment_id" in cols and t != "rfm_segment_def":
+                joins.append("LEFT JOIN rfm_segment_def k_s ON k_s.segment_id = x.segment_id")
+                exprs.append("k_s.label::text")
+            exprs += [
+                f'x."{col}"::text'
+                for col in cols
+                if not col.endswith(("_id", "_at", "_on")) and col not in VOLATILE_COLUMNS
+            ]
+            rows = f"SELECT concat_ws('|', {', '.join(exprs)}) AS r FROM \"{t}\" x {' '.join(joins)}"
+            state[t] = tuple(
+                c.execute(
+                    f"SELECT count(*), md5(coalesce(string_agg(r, E'\\n' ORDER BY r), '')) FROM ({rows}) q"
+                ).fetchone()
+            )
+    return state

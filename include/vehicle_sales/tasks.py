@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -196,11 +197,21 @@ def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
             rejected=0,
         )
         return {"file_id": file_id, "read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
-    path = Path(fetched["path"])
-    if not path.is_file() or download.sha256_of(path)[0] != fetched["sha256"]:
+    spec = download.parse_source(cfg.sales_source)
+    if spec.display != fetched["source"]:
         raise SourceNotFoundError(
-            f"downloaded file {path} is missing or changed since download_raw: "
-            "clear download_raw to fetch it again"
+            f"sales_source changed since download_raw ({fetched['source']!r} then, {spec.display!r} now): "
+            "clear download_raw to start over"
+        )
+    # on another worker than download_raw's (Celery), the file is fetched again and checked
+    path, again = download.local_copy(spec, cfg.download_dir, Path(fetched["path"]), fetched["sha256"])
+    if again:
+        log.info(
+            "%s was not on this worker (%s): fetched it again from %s, same sha256 %s",
+            fetched["path"],
+            socket.gethostname(),
+            spec.display,
+            fetched["sha256"][:12],
         )
     choice = encoding.choose_encoding(path, cfg.sales_source_encoding)
     log.info("encoding of %s: %s", fetched["source"], choice)

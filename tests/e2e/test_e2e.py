@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ import pytest
 import requests
 
 from devtools.fake_arcgis import FakeArcGIS
-from support import TRANSITIONS_BY_HAND
+from support import TRANSITIONS_BY_HAND, Api, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -40,68 +39,6 @@ BACKFILL_DATES = ["2003-10-31", "2003-11-30", "2003-12-31"]  # month ends: the R
 TRIGGER_DATE = "2004-06-30"
 # odd characters on purpose: the key travels URL-quoted in the connection URI and must never surface
 ARCGIS_KEY = f"e2e/arcgis+{os.urandom(4).hex()}=key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Api:
-    """A tiny REST API v2 client with a bearer token."""
-
-    def __init__(self, base: str, user: str, password: str):
-        self.base = base
-        r = requests.post(f"{base}/auth/token", json={"username": user, "password": password}, timeout=30)
-        assert r.status_code in (200, 201), r.text
-        self.headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
-
-    def call(self, method: str, path: str, expect: tuple[int, ...] = (200,), **kw) -> requests.Response:
-        r = requests.request(
-            method,
-            f"{self.base}/api/v2{path}",
-            headers={**self.headers, **kw.pop("headers", {})},
-            timeout=60,
-            **kw,
-        )
-        assert r.status_code in expect, f"{method} {path}: {r.status_code} {r.text[:500]}"
-        return r
-
-    def runs(self, **params) -> list[dict]:
-        return self.call("GET", f"/dags/{DAG_ID}/dagRuns", params={"limit": 100, **params}).json()["dag_runs"]
-
-    def wait_run(self, run_id: str, timeout: float = RUN_TIMEOUT) -> dict:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            run = self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}").json()
-            if run["state"] in ("success", "failed"):
-                if run["state"] == "failed":
-                    tis = self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances").json()
-                    states = {t["task_id"]: t["state"] for t in tis["task_instances"]}
-                    pytest.fail(f"run {run_id} failed: {states}")
-                return run
-            time.sleep(2)
-        pytest.fail(f"run {run_id} did not finish within {timeout:.0f} s")
-
-    def log_response(self, run_id: str, task_id: str, attempt: int = 1) -> requests.Response:
-        return self.call(
-            "GET",
-            f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{attempt}",
-            headers={"Accept": "application/json"},
-        )
-
-    def log_text(self, run_id: str, task_id: str, attempt: int = 1) -> str:
-        content = self.log_response(run_id, task_id, attempt).json()["content"]
-        return "\n".join(e.get("event", "") if isinstance(e, dict) else str(e) for e in content)
-
-    def task_instance(self, run_id: str, task_id: str) -> dict:
-        return self.call("GET", f"/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances/{task_id}").json()
-
-    def all_log_bodies(self, run_id: str, task_id: str) -> list[str]:
-        """The raw API answers (every field of every entry) of all attempts of a task instance."""
-        tries = max(1, self.task_instance(run_id, task_id).get("try_number") or 1)
-        return [self.log_response(run_id, task_id, n).text for n in range(1, tries + 1)]
 
 
 def chromium_paths() -> tuple[str, str] | None:

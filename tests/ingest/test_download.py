@@ -16,6 +16,7 @@ from vehicle_sales.ingest.download import (
     count_lines,
     download_url,
     fetch,
+    local_copy,
     parse_source,
     redact_url,
     register,
@@ -116,3 +117,22 @@ def test_a_file_already_ingested_is_recognised(conn, tmp_path):
     ingest(conn, f)
     again = register(conn, FetchedFile(f, "elsewhere/a.csv", sha, size), 1, "run-2")
     assert again.already_staged and again.file_id == first.file_id
+
+
+def test_a_worker_without_the_downloaded_file_fetches_it_again_and_checks_it(http_server, tmp_path):
+    """stage_raw on another Celery worker than download_raw's: that worker's download folder lacks
+    the file, so it is fetched again from the source and must have the sha256 download_raw saw."""
+    spec = parse_source(f"{http_server}/exports/sales.csv")
+    first = fetch(spec, tmp_path / "worker1")
+    content = first.path.read_bytes()
+    first.path.unlink()  # what worker 2 sees: worker 1's folder is not on this machine
+    path, again = local_copy(spec, tmp_path / "worker2", first.path, first.sha256)
+    assert again and path.parent == tmp_path / "worker2" and path.read_bytes() == content
+    # on the worker that has it: used as it is, nothing fetched
+    seen = len(_Handler.seen)
+    assert local_copy(spec, tmp_path / "worker2", path, first.sha256) == (path, False)
+    assert len(_Handler.seen) == seen
+    # the source changed in between: a clear error, not another file's rows
+    _Handler.body += b"10999,1,S10_1678,1,1,1,1\n"
+    with pytest.raises(SourceNotFoundError, match="changed since download_raw"):
+        local_copy(spec, tmp_path / "worker3", first.path, first.sha256)

@@ -23,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
 ENV_EXAMPLE = ROOT / ".env.example"
+sys.path.insert(0, str(ROOT / "scripts"))  # airflow_celery: the local recipe, read_settings
 
 AIRFLOW_SERVICES = {
     "airflow-apiserver",
@@ -35,10 +36,7 @@ AIRFLOW_SERVICES = {
 REQUIRED_SERVICES = AIRFLOW_SERVICES | {"postgres", "redis", "sales-db"}
 BUNDLE_DIRS = ("dags", "plugins", "include", "sql", "data")
 AIRFLOW_ROOT = "/opt/airflow"
-AUTH_MANAGERS = {
-    "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
-    "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
-}
+AUTH_MANAGERS = {"airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"}
 
 # ${VAR}, ${VAR:-default}, ${VAR-default}, ${VAR:?error}, ${VAR?error}; $$ is a literal $
 _VAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
@@ -87,10 +85,18 @@ def raw_compose() -> dict:
 
 
 def env_of(service: dict) -> dict[str, str]:
+    """A service's environment as compose gives it: its env_file(s), then `environment` on top."""
+    from airflow_celery import read_settings
+
+    merged: dict[str, str] = {}
+    files = service.get("env_file") or []
+    for f in [files] if isinstance(files, str) else files:
+        merged.update(read_settings(ROOT / (f["path"] if isinstance(f, dict) else f)))
     env = service.get("environment") or {}
     if isinstance(env, list):  # ["KEY=value", ...] form
         env = dict(item.partition("=")[::2] for item in env)
-    return {k: "" if v is None else str(v) for k, v in env.items()}
+    merged.update({k: "" if v is None else str(v) for k, v in env.items()})
+    return merged
 
 
 def volume_specs(service: dict) -> list[tuple[str, str]]:
@@ -263,6 +269,49 @@ def test_airflow_runs_celery_with_a_shared_execution_api_and_jwt_secret(services
     assert len(secrets) == 1, "components would not accept each other's tokens"
 
 
+def test_compose_and_the_local_celery_recipe_read_the_same_settings(services, tmp_path):
+    """deploy/celery.env is the one place: every Airflow service reads it and overrides none of it,
+    and the recipe make airflow-celery runs (and tests/e2e/test_celery.py tests) applies it as is."""
+    from airflow_celery import SETTINGS, Deployment, read_settings
+
+    shared = read_settings()
+    assert shared["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    for name in AIRFLOW_SERVICES:
+        files = services[name].get("env_file")
+        assert files == ["deploy/celery.env"], name
+        own = services[name].get("environment") or {}
+        assert not set(own) & set(shared), f"{name} overrides {set(own) & set(shared)} of {SETTINGS.name}"
+    local = Deployment(tmp_path, "postgresql://u@h/w", "postgresql+psycopg2://u@h/m", broker_url="redis://h/5")
+    for env in [local.env(), local.worker_env(1), local.worker_env(2)]:
+        assert {k: env[k] for k in shared} == shared
+    # the host's own values differ by recipe, but the same keys are set by both
+    host_keys = {
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",
+        "AIRFLOW__CELERY__BROKER_URL",
+        "AIRFLOW__CELERY__RESULT_BACKEND",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL",
+        "AIRFLOW__API_AUTH__JWT_SECRET",
+        "AIRFLOW__API__SECRET_KEY",
+        "AIRFLOW__CORE__FERNET_KEY",
+    }
+    assert host_keys <= set(local.env())
+    assert host_keys <= set(env_of(services["airflow-worker"]))
+
+
+def test_celery_and_its_provider_are_pinned_alike_for_both_recipes():
+    """The image installs requirements.txt with constraints.txt, as make install does: one pin each."""
+    reqs = (ROOT / "requirements.txt").read_text()
+    constraints = dict(
+        line.split("==") for line in (ROOT / "constraints.txt").read_text().splitlines() if "==" in line
+    )
+    assert "celery[redis]==5.6.3" in reqs and constraints["celery"] == "5.6.3"  # 5.7.0 breaks provider 3.26.0
+    assert "apache-airflow-providers-celery==3.26.0" in reqs
+    assert constraints["apache-airflow-providers-celery"] == "3.26.0"
+    from importlib.metadata import version
+
+    assert version("celery") == "5.6.3" and version("apache-airflow-providers-celery") == "3.26.0"
+
+
 def test_simple_auth_manager_exists_in_the_installed_airflow():
     """The auth managers the test accepts are real; FAB comes with the official image, not with .venv."""
     import airflow
@@ -282,7 +331,12 @@ def test_services_have_healthchecks_and_wait_for_them(services):
             assert deps["airflow-init"]["condition"] == "service_completed_successfully", name
     init_env = env_of(services["airflow-init"])
     assert init_env.get("_AIRFLOW_DB_MIGRATE") == "true"
-    assert init_env.get("_AIRFLOW_WWW_USER_CREATE") == "true"
+    # SimpleAuthManager: airflow-init writes the admin's password file, every service reads it
+    assert "/opt/airflow/auth/passwords.json" in "\n".join(services["airflow-init"]["command"])
+    for name in AIRFLOW_SERVICES:
+        env = env_of(services[name])
+        assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"] == "/opt/airflow/auth/passwords.json"
+        assert ("airflow-auth", "/opt/airflow/auth") in volume_specs(services[name]), name
     assert "8080:8080" in services["airflow-apiserver"]["ports"]
 
 
@@ -330,7 +384,7 @@ def test_secrets_come_from_env_variables_only():
     blocks = {"x-airflow-common": raw["x-airflow-common"], **raw["services"]}
     for block_name, block in blocks.items():
         for key, value in env_of(block).items():
-            if secret_key.search(key) and value:
+            if secret_key.search(key) and value and not key.endswith("_FILE"):  # a path, not a secret
                 assert just_a_variable.fullmatch(value), f"{block_name}: {key} is not taken from .env"
             m = url_password.match(value)
             if m and m["password"]:
@@ -348,7 +402,6 @@ def test_env_example_sets_every_required_variable_with_placeholders(example_env)
         assert example_env.get(name), f".env.example does not set {name}"
     for name in (
         "AIRFLOW_UID",
-        "_AIRFLOW_WWW_USER_USERNAME",
         "_AIRFLOW_WWW_USER_PASSWORD",
         "SALES_DB_PASSWORD",
         "AIRFLOW_CONN_ARCGIS_GEOCODING",

@@ -179,6 +179,23 @@ def fetch(spec: SourceSpec, download_dir: Path) -> FetchedFile:
     return FetchedFile(path, str(path), digest, size, lines)
 
 
+def local_copy(spec: SourceSpec, download_dir: Path, path: Path, sha256: str) -> tuple[Path, bool]:
+    """The file ``download_raw`` fingerprinted, on this machine: ``path`` when it is here with the
+    same content, else fetched again from the source into ``download_dir`` (a Celery worker other
+    than the one that ran ``download_raw``, whose download folder is its own) and checked against
+    ``sha256``. Returns (path, fetched_again). SourceNotFoundError when the source itself changed
+    in between: the run must start over from ``download_raw``."""
+    if path.is_file() and sha256_of(path)[0] == sha256:
+        return path, False
+    again = fetch(spec, download_dir)
+    if again.sha256 != sha256:
+        raise SourceNotFoundError(
+            f"{spec.display} changed since download_raw fingerprinted it (sha256 {sha256[:12]} then, "
+            f"{again.sha256[:12]} now): clear download_raw to ingest the new content"
+        )
+    return again.path, True
+
+
 @dataclass(frozen=True)
 class RegisteredFile:
     file_id: int
