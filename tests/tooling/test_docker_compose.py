@@ -281,7 +281,9 @@ def test_compose_and_the_local_celery_recipe_read_the_same_settings(services, tm
         assert files == ["deploy/celery.env"], name
         own = services[name].get("environment") or {}
         assert not set(own) & set(shared), f"{name} overrides {set(own) & set(shared)} of {SETTINGS.name}"
-    local = Deployment(tmp_path, "postgresql://u@h/w", "postgresql+psycopg2://u@h/m", broker_url="redis://h/5")
+    local = Deployment(
+        tmp_path, "postgresql://u@h/w", "postgresql+psycopg2://u@h/m", broker_url="redis://h/5"
+    )
     for env in [local.env(), local.worker_env(1), local.worker_env(2)]:
         assert {k: env[k] for k in shared} == shared
     # the host's own values differ by recipe, but the same keys are set by both
