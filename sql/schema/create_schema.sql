@@ -1,6 +1,6 @@
 -- create_schema: create or migrate the warehouse schema. Safe to run any number of times:
--- each migration applies once (recorded in schema_version), then the trigger functions and
--- triggers (triggers.sql) and the insight views (views.sql) are re-applied if, and only if, their
+-- each migration applies once (recorded in schema_version), then the SQL functions (functions.sql),
+-- the trigger functions and triggers (triggers.sql) and the insight views (views.sql) are re-applied if, and only if, their
 -- text changed since the last run (md5 recorded in schema_definitions). An up-to-date database is left unchanged.
 -- Serialised: two runs migrating at once would race on DDL.
 {{ advisory_xact_lock('schema') }};
@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS schema_definitions (
 {% include 'schema/migrations/V003__contact_quality.sql' %}
 {% include 'schema/migrations/V004__segmentation_runs.sql' %}
 {% include 'schema/migrations/V005__segment_insight.sql' %}
+{% include 'schema/migrations/V006__order_audit.sql' %}
 
 {#- a repeatable definition file, applied when its text differs from the last one applied -#}
 {% macro repeatable(name, path) -%}
@@ -39,6 +40,8 @@ BEGIN
 END
 $definitions$;
 {%- endmacro %}
+
+{{ repeatable('functions', 'schema/functions.sql') }}
 
 {{ repeatable('triggers', 'schema/triggers.sql') }}
 

@@ -29,7 +29,7 @@ $$ LANGUAGE plpgsql;
 -- statement from its transition table: a set-based INSERT (a bulk refresh of 100,000 customers
 -- costs one statement, not 100,000 trigger calls). A no-op UPDATE never reaches them: it is
 -- suppressed before (a_suppress_noop_update). write_audit(key column, audited columns) serves
--- the three audited tables; their audit table is <table>_audit.
+-- the audited tables; their audit table is <table>_audit.
 CREATE OR REPLACE FUNCTION write_audit() RETURNS trigger AS $$
 BEGIN
     EXECUTE format(
@@ -95,3 +95,13 @@ CREATE OR REPLACE TRIGGER trg_customer_segments_audit_upd AFTER UPDATE ON custom
 CREATE OR REPLACE TRIGGER trg_customer_segments_audit_del AFTER DELETE ON customer_segments
     REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT
     EXECUTE FUNCTION write_audit('customer_id', 'segment_id, run_id, recency_days, frequency, monetary_amt');
+
+-- orders: a later export correcting an order (updates), or a delete; not every new order
+CREATE OR REPLACE TRIGGER a_suppress_noop_update BEFORE UPDATE ON orders
+    FOR EACH ROW EXECUTE FUNCTION suppress_redundant_updates_trigger();
+CREATE OR REPLACE TRIGGER trg_orders_audit_upd AFTER UPDATE ON orders
+    REFERENCING NEW TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('order_no', 'customer_id, ship_addr_id, order_date, status, deal_size');
+CREATE OR REPLACE TRIGGER trg_orders_audit_del AFTER DELETE ON orders
+    REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT
+    EXECUTE FUNCTION write_audit('order_no', 'customer_id, ship_addr_id, order_date, status, deal_size');

@@ -42,10 +42,16 @@ VARIED = [
     row(ORDERLINENUMBER="2", STATUS="shipped", DEALSIZE="SMALL"),  # canonical case
     row(ORDERLINENUMBER="3", CITY="  Luleå ", ADDRESSLINE2="  "),  # padding, blank
     row(ORDERLINENUMBER="4", QUANTITYORDERED="+7", PRICEEACH="95.7"),  # sign, short decimal
-    row(ORDERLINENUMBER="5", ORDERDATE="2003-02-25"),  # ISO date
-    row(ORDERLINENUMBER="6", ORDERDATE="12/31/2004 13:05"),  # time of day
-    row(ORDERLINENUMBER="7", ORDERDATE="2003-02-24T10:30:00Z"),  # ISO timestamp
-    row(ORDERLINENUMBER="8", ADDRESSLINE1="2,rue du Commerce", CUSTOMERNAME='The "Big" Shop'),  # quoting
+    # (other dates: other orders -- the lines of one order agree on its date)
+    row(ORDERLINENUMBER="5", ORDERNUMBER="10111", ORDERDATE="2003-02-25"),  # ISO date
+    row(ORDERLINENUMBER="6", ORDERNUMBER="10112", ORDERDATE="12/31/2004 13:05"),  # time of day
+    row(ORDERLINENUMBER="7", ORDERNUMBER="10113", ORDERDATE="2003-02-24T10:30:00Z"),  # ISO timestamp
+    row(
+        ORDERLINENUMBER="8",
+        ORDERNUMBER="10114",
+        ADDRESSLINE1="2,rue du Commerce",
+        CUSTOMERNAME='The "Big" Shop',
+    ),  # quoting
     row(ORDERLINENUMBER="9", SALES="", MSRP="", QTR_ID="", MONTH_ID="", YEAR_ID=""),
     row(ORDERLINENUMBER="10", QUANTITYORDERED="007", PRICEEACH=".50", SALES="3."),
     row(ORDERLINENUMBER="11", PHONE="\u00a0+46 921 12 3555\u00a0"),  # no-break spaces
@@ -69,10 +75,11 @@ def test_the_gate_passes_only_lines_postgres_reads_as_the_rules_would(tmp_path):
     path = write_csv(
         tmp_path / "a.csv", VARIED + [row(ORDERLINENUMBER="15", ADDRESSLINE1="2,rue du Commerce")]
     )
-    # numbers PostgreSQL reads to the same value (+7, 007), ISO and M/D/YYYY H:MM dates, empty optional
-    # fields and fields quoted around a comma (', ' inside quotes is not padding) go as they stand;
-    # anything to strip, recase, convert, unquote or doubt does not (lines are data rows + 1)
-    assert screened_lines(path) == [2, 5, 6, 7, 10, 15, 16]
+    # numbers PostgreSQL reads to the same value (+7, 007), ISO and M/D/YYYY H:MM dates and fields
+    # quoted around a comma (', ' inside quotes is not padding) go as they stand; anything to strip,
+    # recase, convert, unquote or doubt does not, nor does a line without SALES (the rules bound the
+    # QUANTITYORDERED x PRICEEACH the refresh computes for it) (lines are data rows + 1)
+    assert screened_lines(path) == [2, 5, 6, 7, 15, 16]
 
 
 def test_fast_and_careful_paths_store_identical_values(fresh_db_factory, tmp_path):
@@ -82,7 +89,7 @@ def test_fast_and_careful_paths_store_identical_values(fresh_db_factory, tmp_pat
     path = write_csv(tmp_path / "a.csv", VARIED)
     with psycopg.connect(a) as conn:
         counts = ingest(conn, path)
-        assert (counts.read, counts.loaded, counts.rejected) == (14, 14, 0) and counts.direct == 6
+        assert (counts.read, counts.loaded, counts.rejected) == (14, 14, 0) and counts.direct == 5
         fast = conn.execute(RAW_VALUES).fetchall()
     with psycopg.connect(b) as conn:
         assert ingest(conn, path, use_fast_path=False).direct == 0
@@ -271,5 +278,5 @@ def test_mixed_line_endings_land_as_the_careful_path_lands_them(fresh_db_factory
         with psycopg.connect(fresh_db_factory()) as conn:
             counts = ingest(conn, path, codec="utf-8", use_fast_path=fast)
             got.append(((counts.read, counts.loaded, counts.rejected), conn.execute(RAW_VALUES).fetchall()))
-            assert counts.direct > 20 if fast else counts.direct == 0
+            assert counts.direct >= 15 if fast else counts.direct == 0, counts
     assert got[0] == got[1] and got[0][0][1] > 30

@@ -31,9 +31,9 @@ def export_rows():
             row(
                 ORDERNUMBER=str(10100 + i // 3),
                 ORDERLINENUMBER=str(i % 3 + 1),
-                CUSTOMERNAME=f"Customer {i % 7}",
+                CUSTOMERNAME=f"Customer {(i // 3) % 7}",  # one customer per order
                 PRODUCTCODE=f"S18_{1000 + i % 9}",
-                ADDRESSLINE1=f"{i % 7} Main Street",
+                ADDRESSLINE1=f"{(i // 3) % 7} Main Street",
                 COUNTRY=["USA", "UK", "Sweden", "Atlantis"][i % 4 if i % 7 else 0],
             )
         )

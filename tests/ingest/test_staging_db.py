@@ -62,7 +62,9 @@ def test_corpus_of_bad_rows_is_quarantined_with_reasons_and_good_rows_load(conn,
         row(ORDERLINENUMBER="2", ORDERDATE="31/12/2003"),  # bad date
         row(ORDERLINENUMBER="3", QUANTITYORDERED="-4"),  # negative
         row(ORDERLINENUMBER="4", STATUS="Lost in space"),  # unknown status
-        row(ORDERLINENUMBER="5", CUSTOMERNAME="x'); DROP TABLE customers;--"),  # SQL-looking: loads
+        row(
+            ORDERLINENUMBER="5", ORDERNUMBER="10105", CUSTOMERNAME="x'); DROP TABLE customers;--"
+        ),  # SQL-looking: loads
         row(ORDERLINENUMBER="6", ADDRESSLINE1="y" * 5000),  # very long field
         row(ORDERLINENUMBER="1"),  # identical duplicate
         row(ORDERLINENUMBER="1", QUANTITYORDERED="31"),  # conflicting duplicate

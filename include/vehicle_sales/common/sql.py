@@ -83,4 +83,6 @@ def run(
 
     cur = psycopg.ClientCursor(conn)
     cur.execute(script(name, **structure), params or {})
+    while cur.nextset():  # a script of several statements: its rows are the last statement's
+        pass
     return cur

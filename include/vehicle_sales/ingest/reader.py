@@ -26,6 +26,9 @@ from vehicle_sales.common.errors import BadExportError
 CHUNK_BYTES = 8 << 20
 MAX_RECORD_LINES = 100  # a quoted field may hold line breaks, but no record spans more lines than this
 MAX_RECORD_BYTES = 1 << 20
+# the csv module's default field limit (128 KiB) would crash on a long field; records are limited
+# by MAX_RECORD_BYTES instead (a longer one is a reject with its size), fields by the row rules
+csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES + 1))
 
 
 @dataclass(frozen=True)
@@ -166,6 +169,7 @@ class Grouped:
     n_lines: int
     text: str
     more: bool = False
+    reason: str | None = None  # why fields is None, when it is not an unbalanced quote
 
 
 def group_record(lines: list[bytes], k: int, decode, final: bool = True) -> Grouped:
@@ -177,6 +181,10 @@ def group_record(lines: list[bytes], k: int, decode, final: bool = True) -> Grou
     could close and ``final`` is false, the answer is ``more``: ask again with the next chunk.
     """
     first = decode(strip_cr(lines[k]))
+    if len(lines[k]) > MAX_RECORD_BYTES:
+        return Grouped(
+            None, 1, first, reason=f"the line is {len(lines[k]):,} bytes long (limit {MAX_RECORD_BYTES:,})"
+        )
     if quote_parity(lines[k]) == 0:
         return Grouped(next(csv.reader([first], strict=False), []), 1, first)
     parts = [first]

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from functools import lru_cache
 from operator import itemgetter
 
@@ -21,6 +22,7 @@ from vehicle_sales.common.columns import COLUMNS, DEAL_SIZES, POSITION, REQUIRED
 from vehicle_sales.common.errors import BadExportError
 
 MAX_FIELD_LENGTH = 255
+SALES_LIMIT = 10**10  # order_lines.sales is numeric(12,2)
 MAX_PRODUCT_CODE_LENGTH = 20  # products.product_code is varchar(20) in the original design
 
 _STATUS_BY_KEY = {s.casefold(): s for s in STATUSES}
@@ -112,14 +114,17 @@ def _whole(name: str, text: str, low: int, high: int) -> str:
     return str(value)
 
 
-def _decimal(name: str, text: str, max_int_digits: int) -> str:
+def _decimal(name: str, text: str, max_int_digits: int, max_decimals: int = 2) -> str:
     if not _DECIMAL.fullmatch(text):
         hint = " (use '.' as the decimal point)" if "," in text else ""
         raise RowError(f"{name} {text[:40]!r} is not a number{hint}")
     if text.startswith("-") and text.strip("-0.") != "":
         raise RowError(f"{name} {text} is negative")
-    if len(text.lstrip("+-").split(".")[0].lstrip("0")) > max_int_digits:
+    whole, _, fraction = text.lstrip("+-").partition(".")
+    if len(whole.lstrip("0")) > max_int_digits:
         raise RowError(f"{name} {text[:40]} is too large")
+    if len(fraction.rstrip("0")) > max_decimals:  # never rounded silently: the column keeps 2
+        raise RowError(f"{name} {text[:40]} has more than {max_decimals} decimals")
     return text.lstrip("+")
 
 
@@ -208,6 +213,13 @@ class RowValidator:
             if text is not None:
                 canonical = good[i].get(text)
                 out[i] = canonical if canonical is not None else self._check(i, text)
+        if out[_SALES] is None and out[_QUANTITY] is not None and out[_PRICE] is not None:
+            computed = int(out[_QUANTITY]) * Decimal(out[_PRICE])
+            if computed >= SALES_LIMIT:  # what the refresh would compute must fit order_lines.sales
+                raise RowError(
+                    f"SALES (QUANTITYORDERED x PRICEEACH = {computed:.2f}) is too large for order_lines.sales"
+                    f" (below {SALES_LIMIT:,}): give SALES, or check the quantity and the price"
+                )
         if len(v[_PRODUCT]) > MAX_PRODUCT_CODE_LENGTH:
             raise RowError(
                 f"PRODUCTCODE is {len(v[_PRODUCT])} characters long (limit {MAX_PRODUCT_CODE_LENGTH})"
@@ -245,7 +257,7 @@ def validate_record(
     """One record -> row values (COLUMNS order), or RowError with the reason."""
     if validator is None:
         validator = RowValidator()
-    if positions == IDENTITY:
+    if positions == IDENTITY and len(record) == len(IDENTITY):  # the export's columns, in order
         return validator([x or None for x in map(str.strip, record)])
     return validator([None if pos is None else (record[pos].strip() or None) for pos in positions])
 

@@ -124,8 +124,12 @@ class Screen:
 
     @staticmethod
     def applies(positions: list[int | None], n_fields: int) -> bool:
-        """Whether every field of the file's lines is one of COLUMNS (each at most once)."""
-        return sorted(p for p in positions if p is not None) == list(range(n_fields))
+        """Whether every field of the file's lines is one of COLUMNS (each at most once), SALES among
+        them (without it the refresh computes SALES, which the careful rules bound)."""
+        return (
+            sorted(p for p in positions if p is not None) == list(range(n_fields))
+            and positions[POSITION["SALES"]] is not None
+        )
 
     # -- the passes ---------------------------------------------------------------------------
     def __call__(self, data: bytes, lines: list[bytes]) -> Screened:
@@ -245,8 +249,9 @@ class Screen:
         orders, ok_o = self._whole(a, *field(self.order), 9)
         lines_no, ok_l = self._whole(a, *field(self.line), 4)
         good &= ok_o & ok_l & self._plain_decimal(a, *field(self.price), 8, required=True)
-        if self.sales is not None:
-            good &= self._plain_decimal(a, *field(self.sales), 10, required=False)
+        # a line without SALES goes the careful way: the refresh computes it from QUANTITYORDERED x
+        # PRICEEACH, and the rules check that the product fits order_lines.sales
+        good &= self._plain_decimal(a, *field(self.sales), 10, required=True)
 
         # low-cardinality columns: per distinct text of each run of adjacent ones, as the rules say
         for run in self.low_card_runs:

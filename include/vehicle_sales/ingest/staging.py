@@ -340,7 +340,7 @@ class Router:
         """One record the fast path left: validated into ``slow``, or rejected with its reason."""
         span = "" if g.n_lines == 1 else f" (the record spans lines {line_no}-{line_no + g.n_lines - 1})"
         if g.fields is None:
-            reason = "a quoted field opens on this line and is not closed (unbalanced quote)"
+            reason = g.reason or "a quoted field opens on this line and is not closed (unbalanced quote)"
             self.bad.append((line_no, g.text.replace("\x00", "\\x00"), reason, None, None, 1))
             return
         record = g.fields
@@ -463,6 +463,23 @@ def classify(cur: psycopg.Cursor, router: Router, spool: IO[str], file_id: int) 
 
 
 # --- settle --------------------------------------------------------------------------------
+def fill_raw_text(conn: psycopg.Connection, export: Export, wanted: dict[int, int]) -> None:
+    """Give rejects decided after loading (``{line number: reject_id}``) their record's text, read
+    again from the file (only then, and only those lines)."""
+    if not wanted:
+        return
+    texts = []
+    with ChunkReader(export.path, export.header.data_offset) as reader:
+        for chunk in reader:
+            for k in range(len(chunk.lines)):
+                reject_id = wanted.get(chunk.first_line + k)
+                if reject_id is not None:
+                    g = group_record(chunk.lines, k, export.decode)
+                    texts.append((raw_text(g.fields) if g.fields is not None else g.text, reject_id))
+    with conn.cursor() as cur:
+        cur.executemany("UPDATE raw_orders_rejects SET raw_text = %s WHERE reject_id = %s", texts)
+
+
 def fill_conflicting_text(conn: psycopg.Connection, export: Export, file_id: int) -> None:
     """Give conflicts with an earlier line loaded directly that line's text (read again, only then)."""
     wanted: dict[int, list[int]] = {}
@@ -484,9 +501,14 @@ def fill_conflicting_text(conn: psycopg.Connection, export: Export, file_id: int
 def settle(
     conn: psycopg.Connection, export: Export, router: Router, counts: StageCounts, file_id: int
 ) -> None:
-    """Phase 5: conflicting texts, the counts and their balance, the file's record (uncommitted)."""
+    """Phase 5: order headers, conflicting texts, the counts and their balance, the file's record
+    (uncommitted)."""
+    moved = sql.run(conn, "ingest/stage_order_headers.sql", {"file_id": file_id}).fetchall()
+    fill_raw_text(conn, export, {line: reject_id for line, _, reject_id in moved})
+    header_lines = sum(n for _, n, _ in moved)
     fill_conflicting_text(conn, export, file_id)
     loaded, duplicate, rejected = sql.run(conn, "ingest/stage_counts.sql").fetchone()
+    loaded, rejected = loaded - header_lines, rejected + header_lines
     for reason, n in conn.execute(
         "SELECT reason, count(*) FROM raw_orders_rejects WHERE source_file_id = %s GROUP BY reason",
         (file_id,),

@@ -1,26 +1,41 @@
 -- refresh_core, the representative raw row of each entity in the delta, picked by raw_id with a hash
--- aggregate (no sort): a customer's latest row carries its current contact and phone, a product's
--- latest its line and MSRP; an address text's first row and an order's first row carry theirs.
+-- aggregate (no sort): a customer's latest rows with a contact and a phone carry its current
+-- ones, a product's latest with a line and an MSRP carry those (a blank never erases a value);
+-- an address text's first row and an order's first row carry theirs.
 {{ refresh.scan_whole_delta(true) }}
 
 -- (each groups the raw texts first, as they stand, and normalises the few distinct ones after)
+-- a customer is its name's identity (identity_text: Unicode form, invisible characters, spaces);
+-- each of its fields comes from the latest line where it is not blank: a blank never erases
+CREATE TEMP TABLE pick_name ON COMMIT DROP AS
+SELECT g.customername AS raw_name, identity_text(g.customername) AS customername, g.raw_id,
+       g.lastname_raw_id, g.firstname_raw_id, g.phone_raw_id
+FROM (SELECT r.customername, max(r.raw_id) AS raw_id,
+             max(r.raw_id) FILTER (WHERE btrim(r.contactlastname) <> '') AS lastname_raw_id,
+             max(r.raw_id) FILTER (WHERE btrim(r.contactfirstname) <> '') AS firstname_raw_id,
+             max(r.raw_id) FILTER (WHERE btrim(r.phone) <> '') AS phone_raw_id
+      FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }} GROUP BY 1) g;
+
 CREATE TEMP TABLE pick_customer ON COMMIT DROP AS
-SELECT btrim(g.customername) AS customername, max(g.raw_id) AS raw_id
-FROM (SELECT r.customername, max(r.raw_id) AS raw_id FROM raw_orders_csv r
-      WHERE {{ refresh.in_delta('r') }} GROUP BY 1) g
+SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastname_raw_id,
+       max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
+FROM pick_name
 GROUP BY 1;
 
 CREATE TEMP TABLE pick_address ON COMMIT DROP AS
-SELECT btrim(g.customername) AS customername, {{ refresh.source_key('g') }} AS source_key, min(g.raw_id) AS raw_id
+SELECT identity_text(g.customername) AS customername, {{ refresh.source_key('g') }} AS source_key, min(g.raw_id) AS raw_id
 FROM (SELECT r.customername, r.addressline1, r.addressline2, r.city, r.state, r.postalcode, r.country,
              min(r.raw_id) AS raw_id
       FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }} GROUP BY 1, 2, 3, 4, 5, 6, 7) g
 GROUP BY 1, 2;
 
 CREATE TEMP TABLE pick_product ON COMMIT DROP AS
-SELECT btrim(g.productcode) AS productcode, max(g.raw_id) AS raw_id
-FROM (SELECT r.productcode, max(r.raw_id) AS raw_id FROM raw_orders_csv r
-      WHERE {{ refresh.in_delta('r') }} GROUP BY 1) g
+SELECT btrim(g.productcode) AS productcode, max(g.raw_id) AS raw_id, max(g.line_raw_id) AS line_raw_id,
+       max(g.msrp_raw_id) AS msrp_raw_id
+FROM (SELECT r.productcode, max(r.raw_id) AS raw_id,
+             max(r.raw_id) FILTER (WHERE btrim(r.productline) <> '') AS line_raw_id,
+             max(r.raw_id) FILTER (WHERE r.msrp IS NOT NULL) AS msrp_raw_id
+      FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }} GROUP BY 1) g
 GROUP BY 1;
 
 -- an order's first row, and its number of lines (their sum is the delta's size)
@@ -30,4 +45,4 @@ FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }}
 GROUP BY 1;
 
 -- their sizes, for the joins that follow (without statistics the planner hashes all of raw_orders_csv)
-ANALYZE pick_customer, pick_address, pick_product, pick_order;
+ANALYZE pick_name, pick_customer, pick_address, pick_product, pick_order;
