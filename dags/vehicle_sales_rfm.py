@@ -142,9 +142,12 @@ def vehicle_sales_rfm():
         task_id="compute_rfm", task_display_name="Compute RFM as of the run's date", inlets=CORE_TABLES
     )(steps.compute_rfm)()
     fitted = task(task_id="fit_segments", task_display_name="Fit K-Medoids segments")(steps.fit_segments)(rfm)
+    checked = task(task_id="check_quality", task_display_name="Data-quality gates")(steps.check_quality)(
+        fitted
+    )
     loaded = task(task_id="load_segments", task_display_name="Publish segments", outlets=SEGMENT_TABLES)(
         steps.load_segments
-    )(fitted)
+    )(checked)
     task(task_id="report", task_display_name="Segment report")(steps.report)(loaded)
 
     config >> create_schema >> fetched

@@ -110,6 +110,10 @@ def warehouse(sales_db_conn_env, airflow_db, monkeypatch, tmp_path):
     turns it on; returns the warehouse URL."""
     monkeypatch.setenv("AIRFLOW_VAR_RFM_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv("AIRFLOW_VAR_GEOCODE_ENABLED", "false")
+    # local exports of the tests live in tmp_path: allowed next to the bundled data folder
+    from vehicle_sales.common.paths import SAMPLE_CSV
+
+    monkeypatch.setenv("AIRFLOW_VAR_SALES_SOURCE_ROOTS", f"{tmp_path},{SAMPLE_CSV.parent}")
     monkeypatch.delenv("AIRFLOW_VAR_SALES_SOURCE", raising=False)
     return sales_db_conn_env
 

@@ -83,12 +83,16 @@ def query(url: str, sql: str, *args: Any) -> list[tuple]:
 
 
 def ingest(
-    conn: psycopg.Connection, path: Path, codec: str = "cp1252", use_fast_path: bool = True
+    conn: psycopg.Connection,
+    path: Path,
+    codec: str = "cp1252",
+    use_fast_path: bool = True,
+    mixed: bool = False,
 ) -> StageCounts:
     """download_raw's registration and stage_raw's staging of a local file (committed)."""
     sha, size, lines = fingerprint(path)
     reg = register(conn, FetchedFile(path, str(path), sha, size, lines), lines, "test")
-    return stage_file(conn, path, reg.file_id, codec, use_fast_path=use_fast_path)
+    return stage_file(conn, path, reg.file_id, codec, use_fast_path=use_fast_path, mixed=mixed)
 
 
 def refresh_core(conn: psycopg.Connection, run_id: str = "test") -> list[tuple]:

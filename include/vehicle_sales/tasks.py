@@ -16,6 +16,7 @@ DAG parses fast.
     geocode_addresses    contact/geocoding.py, arcgis/              sql/contact/geocode_*.sql
     compute_rfm          segments/rfm.py                            sql/segments/start_run.sql, compute_rfm.sql
     fit_segments         segments/fit.py (kmedoids, metrics, ...)   -
+    check_quality        common/quality.py                          sql/checks/quality_gates.sql
     load_segments        segments/publish.py                        sql/segments/load_segments.sql
     report               segments/report.py                         sql/segments/report_*.sql
 """
@@ -48,6 +49,7 @@ __all__ = [
     "geocode_addresses",
     "compute_rfm",
     "fit_segments",
+    "check_quality",
     "load_segments",
     "report",
 ]
@@ -58,17 +60,41 @@ GEOCODING_CONN_ID = "arcgis_geocoding"
 
 
 # --- shared by the task bodies -----------------------------------------------------------------
+def describe(exc: BaseException) -> str:
+    """An exception's message, never empty: its text, else a database error's primary message and
+    context, else its type."""
+    text = str(exc).strip()
+    diag = getattr(exc, "diag", None)
+    if not text and diag is not None:
+        text = "; ".join(x for x in (diag.message_primary, diag.message_detail, diag.context) if x)
+    return text or f"{type(exc).__name__} (without a message)"
+
+
 def fail_fast(fn: F) -> F:
-    """A permanent problem (bad config, missing file, bad credentials) fails without retries."""
+    """A permanent problem (bad config, missing file, bad credentials, a value the warehouse refuses)
+    fails without retries; every failure carries a message saying what went wrong."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        import psycopg
+
         try:
             return fn(*args, **kwargs)
         except PermanentError as exc:
             from airflow.sdk.exceptions import AirflowFailException
 
-            raise AirflowFailException(str(exc)) from None
+            raise AirflowFailException(describe(exc)) from None
+        except (psycopg.errors.DataError, psycopg.errors.IntegrityError) as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            # the same data would fail the same way on every retry
+            raise AirflowFailException(
+                f"{fn.__name__}: the warehouse refused a value ({type(exc).__name__}): {describe(exc)}"
+            ) from exc
+        except Exception as exc:
+            if not str(exc).strip():  # retried as before, but never with an empty message
+                raise RuntimeError(f"{fn.__name__} failed: {describe(exc)}") from exc
+            raise
 
     return wrapper  # type: ignore[return-value]
 
@@ -146,7 +172,7 @@ def download_raw() -> dict[str, Any]:
     context = _context()
     cfg = _config(context)
     spec = download.parse_source(cfg.sales_source)
-    fetched = download.fetch(spec, cfg.download_dir)
+    fetched = download.fetch(spec, cfg.download_dir, *_source_limits(cfg))
     rows = fetched.lines
     with _connect(context) as conn:
         reg = download.register(conn, fetched, rows, context["dag_run"].run_id)
@@ -178,6 +204,14 @@ def download_raw() -> dict[str, Any]:
     }
 
 
+def _source_limits(cfg: PipelineConfig):
+    """(allowed roots of a local source, download limits) of the configuration."""
+    from vehicle_sales.ingest import download
+
+    roots = download.allowed_roots(cfg.download_dir, cfg.source_roots)
+    return roots, download.Limits(cfg.download_timeout, cfg.download_max_mb << 20)
+
+
 @fail_fast
 def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
     """Detect the encoding, then stage every record (ingest/encoding.py, ingest/staging.py)."""
@@ -204,7 +238,9 @@ def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
             "clear download_raw to start over"
         )
     # on another worker than download_raw's (Celery), the file is fetched again and checked
-    path, again = download.local_copy(spec, cfg.download_dir, Path(fetched["path"]), fetched["sha256"])
+    path, again = download.local_copy(
+        spec, cfg.download_dir, Path(fetched["path"]), fetched["sha256"], *_source_limits(cfg)
+    )
     if again:
         log.info(
             "%s was not on this worker (%s): fetched it again from %s, same sha256 %s",
@@ -215,10 +251,32 @@ def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
         )
     choice = encoding.choose_encoding(path, cfg.sales_source_encoding)
     log.info("encoding of %s: %s", fetched["source"], choice)
-    with _connect(context) as conn:
-        counts = staging.stage_file(conn, path, file_id, choice.codec)
+    try:
+        with _connect(context) as conn:
+            counts = staging.stage_file(conn, path, file_id, choice.codec, mixed=choice.mixed)
+    except staging.AlreadyStaged as done:  # a run racing on the same export got there first
+        log.info("%s: nothing new to stage", done)
+        summary(
+            "stage_raw",
+            file_id=file_id,
+            skipped="file already ingested (by a concurrent run)",
+            read=0,
+            loaded=0,
+            duplicate=0,
+            rejected=0,
+        )
+        return {"file_id": file_id, "read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
     if counts.reasons:
         log.info("rejects by reason: %s", dict(counts.reasons.most_common()))
+    if choice.mixed:
+        log.warning(
+            "%s is %s with UTF-8 lines mixed in: %d lines were valid UTF-8 and decoded as UTF-8, the"
+            " others as %s",
+            fetched["source"],
+            choice.codec,
+            counts.utf8_lines,
+            choice.codec,
+        )
     summary(
         "stage_raw",
         file_id=file_id,
@@ -412,6 +470,21 @@ def fit_segments(computed: dict[str, Any]) -> dict[str, Any]:
         segments="|".join(s["label"] for s in payload["segments"]),
     )
     return {"rfm_run_id": run_id, "n_clusters": choice.n_clusters}
+
+
+@fail_fast
+def check_quality(fitted: dict[str, Any]) -> dict[str, Any]:
+    """The data-quality gates before publishing (sql/checks/quality_gates.sql): every file accounted
+    for, no order line without its keys, order or customer, every snapshot customer assigned once,
+    segment sizes summing to the snapshot. A failing gate fails the task (no retry) with its detail."""
+    from vehicle_sales.common.quality import QualityGateError, gate_failures
+
+    with _connect(_context()) as conn:
+        n, failed = gate_failures(conn, fitted["rfm_run_id"])
+    summary("check_quality", rfm_run_id=fitted["rfm_run_id"], gates=n, failed=len(failed))
+    if failed:
+        raise QualityGateError("data-quality gates failed, nothing published: " + "; ".join(failed))
+    return fitted
 
 
 @fail_fast

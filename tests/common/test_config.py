@@ -16,6 +16,9 @@ PUBLIC_VARIABLES = {
     "sales_source",
     "sales_source_encoding",
     "sales_download_dir",
+    "sales_source_roots",
+    "sales_download_timeout",
+    "sales_download_max_mb",
     "rfm_order_statuses",
     "rfm_lookback_days",
     "rfm_recency_reference",
@@ -110,3 +113,48 @@ def test_the_readme_settings_table_is_the_table():
         "README's settings table differs from SETTINGS: paste the output of "
         "`.venv/bin/python -m vehicle_sales.common.config`"
     )
+
+
+def test_an_unreachable_or_misconfigured_warehouse_says_which_connection_and_what_to_check(
+    monkeypatch, pg_server_url
+):
+    from vehicle_sales.common.db import WarehouseConfigError, WarehouseUnavailable, connect
+    from vehicle_sales.common.errors import PermanentError
+
+    base = pg_server_url.rsplit("/", 1)[0]
+    monkeypatch.setenv("AIRFLOW_CONN_SALES_DB", f"{base}/no_such_database_here")
+    with pytest.raises(
+        WarehouseConfigError, match=r"connection 'sales_db' \(host .*database no_such_database_here"
+    ) as exc:
+        connect()
+    assert isinstance(exc.value, PermanentError) and "does not exist" in str(exc.value)
+    monkeypatch.setenv("AIRFLOW_CONN_SALES_DB", "postgresql://nobody@127.0.0.1:1/warehouse")
+    with pytest.raises(
+        WarehouseUnavailable,
+        match=r"could not reach the warehouse through connection 'sales_db' \(host 127.0.0.1, port 1",
+    ):
+        connect()
+
+
+def test_failures_always_carry_a_message_and_refused_values_do_not_retry():
+    import psycopg
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from vehicle_sales.tasks import describe, fail_fast
+
+    @fail_fast
+    def silent():
+        raise ValueError()
+
+    with pytest.raises(RuntimeError, match="silent failed: ValueError \\(without a message\\)"):
+        silent()
+
+    @fail_fast
+    def overflow():
+        raise psycopg.errors.NumericValueOutOfRange("numeric field overflow")
+
+    with pytest.raises(
+        AirflowFailException, match="overflow: the warehouse refused a value .*numeric field overflow"
+    ):
+        overflow()
+    assert describe(KeyError()) == "KeyError (without a message)"

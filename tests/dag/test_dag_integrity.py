@@ -18,6 +18,7 @@ INGESTION = [
     "load_reference_data",
     "refresh_core",
 ]
+SEGMENTS = ["refresh_core", "compute_rfm", "fit_segments", "check_quality", "load_segments", "report"]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,12 @@ def test_dag_imports_without_errors_and_has_the_public_id(dag):
 def test_ingestion_chain_runs_in_story_order(dag):
     for upstream, downstream in zip(INGESTION, INGESTION[1:], strict=False):
         assert downstream in dag.get_task(upstream).downstream_task_ids, (upstream, downstream)
+
+
+def test_quality_gates_stand_between_the_fit_and_publishing(dag):
+    for upstream, downstream in zip(SEGMENTS, SEGMENTS[1:], strict=False):
+        assert downstream in dag.get_task(upstream).downstream_task_ids, (upstream, downstream)
+    assert dag.get_task("load_segments").upstream_task_ids == {"check_quality"}
 
 
 def test_dag_settings_support_backfill_of_the_datas_history(dag):

@@ -8,7 +8,7 @@ import psycopg
 
 from support import row, run_dag, write_csv
 
-ANALYSIS = ("validate_phones", "compute_rfm", "fit_segments", "load_segments", "report")
+ANALYSIS = ("validate_phones", "compute_rfm", "fit_segments", "check_quality", "load_segments", "report")
 INGESTION = (
     "validate_config",
     "create_schema",

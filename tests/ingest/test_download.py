@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import threading
+import time
 
 import pytest
 
@@ -136,3 +137,67 @@ def test_a_worker_without_the_downloaded_file_fetches_it_again_and_checks_it(htt
     _Handler.body += b"10999,1,S10_1678,1,1,1,1\n"
     with pytest.raises(SourceNotFoundError, match="changed since download_raw"):
         local_copy(spec, tmp_path / "worker3", first.path, first.sha256)
+
+
+def test_local_sources_are_confined_to_the_allowed_folders_symlinks_resolved(tmp_path):
+    """sales_source = file:///etc/passwd, or a symlink in an allowed folder pointing there, is refused
+    before a byte is read, and the message quotes nothing of the file."""
+    from vehicle_sales.ingest.download import allowed_roots, confine
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    good_file = write_csv(inbox / "orders.csv", [row()])
+    (inbox / "sneaky.csv").symlink_to("/etc/passwd")
+    roots = allowed_roots(tmp_path / "downloads", (inbox,))
+    for source in (
+        "file:///etc/passwd",
+        "/etc/passwd",
+        str(inbox / "sneaky.csv"),
+        str(inbox / ".." / "x.csv"),
+    ):
+        with pytest.raises(
+            SourceNotFoundError, match="outside the folders a local export may come from"
+        ) as exc:
+            fetch(parse_source(source), tmp_path / "downloads", roots)
+        assert "root:" not in str(exc.value)
+    assert fetch(parse_source(str(good_file)), tmp_path / "downloads", roots).lines == 1
+    # by default: the bundled data folder and the download folder
+    assert allowed_roots(tmp_path / "downloads") == (
+        SAMPLE_CSV.parent.resolve(),
+        (tmp_path / "downloads").resolve(),
+    )
+    assert confine(parse_source("sample"), allowed_roots(tmp_path / "downloads")) == SAMPLE_CSV.resolve()
+
+
+class _Drip(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # noqa: N802 - http.server's naming
+        self.send_response(200)
+        self.end_headers()
+        try:
+            for _ in range(40):
+                self.wfile.write(b"x")
+                self.wfile.flush()
+                time.sleep(0.1)
+        except OSError:
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_download_that_drips_or_never_ends_fails_with_a_deadline_and_a_size_cap(tmp_path):
+    from vehicle_sales.ingest.download import Limits
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/slow.csv?token=SECRET"
+    try:
+        t0 = time.monotonic()
+        with pytest.raises(SourceNotFoundError, match=r"took longer than 1 s in all") as exc:
+            download_url(url, tmp_path / "dl", limits=Limits(seconds=1, max_bytes=1 << 20))
+        assert time.monotonic() - t0 < 3 and "SECRET" not in str(exc.value)
+        with pytest.raises(SourceNotFoundError, match="more than 0 MB"):
+            download_url(url, tmp_path / "dl", limits=Limits(seconds=60, max_bytes=5))
+        assert not list((tmp_path / "dl").glob("*"))  # no partial file left behind
+    finally:
+        server.shutdown()

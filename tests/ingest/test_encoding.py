@@ -54,3 +54,40 @@ def test_override_variable_wins_and_unknown_codec_is_a_clear_error(tmp_path):
     assert choose_encoding(f, "auto").codec == "cp850"
     with pytest.raises(ValueError, match="sales_source_encoding 'klingon' is not a known codec"):
         choose_encoding(f, "klingon")
+
+
+def test_windows_typographic_punctuation_is_evidence_for_cp1252_not_dos_850(tmp_path):
+    """Quotes, apostrophes and dashes (0x91-0x97) next to accented names: decoded as cp850 they would
+    be letters in odd places (ôMiniö, dÆOr, ' û ')."""
+    from support import row, write_csv
+
+    names = ["“Mini” Classics", "Toys – Co", "d’Artagnan Models", "O’Neil Hobbies", "Café Modelos"]
+    streets = ["Rue d’Orléans", "“Euro+” Shopping — Channel"]
+    # (scored on letters alone, these bytes read better as cp850: that chose DOS 850 before)
+    rows = [
+        row(ORDERNUMBER=str(10100 + i), CUSTOMERNAME=name, ADDRESSLINE1=streets[i % 2], CITY="Paris")
+        for i, name in enumerate(names)
+    ]
+    path = write_csv(tmp_path / "typo.csv", rows, encoding="cp1252")
+    assert choose_encoding(path, "auto").codec == "cp1252"
+
+
+def test_a_legacy_file_with_utf8_lines_is_decoded_per_line_with_a_count(conn, tmp_path):
+    from support import ingest, row, write_csv
+
+    legacy = [
+        row(ORDERNUMBER=str(10100 + i), CITY="Luleå", CUSTOMERNAME="Berglunds snabbköp") for i in range(4)
+    ]
+    path = write_csv(tmp_path / "mixed.csv", legacy, encoding="cp1252")
+    utf8 = ",".join(row(ORDERNUMBER="10200", CUSTOMERNAME="Straße Modelle", CITY="Köln")).encode("utf-8")
+    path.write_bytes(path.read_bytes() + utf8 + b"\r\n")
+    choice = choose_encoding(path, "auto")
+    assert (choice.codec, choice.mixed) == ("cp1252", True) and "mixed" in choice.reason
+    for fast in (True, False):
+        conn.execute("TRUNCATE raw_orders_csv, raw_orders_rejects, source_files CASCADE")
+        conn.commit()
+        counts = ingest(conn, path, choice.codec, use_fast_path=fast, mixed=True)
+        assert (counts.read, counts.loaded, counts.utf8_lines) == (5, 5, 1)
+        names = {r for (r,) in conn.execute("SELECT DISTINCT customername FROM raw_orders_csv")}
+        cities = {r for (r,) in conn.execute("SELECT DISTINCT city FROM raw_orders_csv")}
+        assert names == {"Berglunds snabbköp", "Straße Modelle"} and cities == {"Luleå", "Köln"}

@@ -453,3 +453,43 @@ def test_hostile_case(c: Case, fast: bool, conn, tmp_path):
     assert conn.execute(
         "SELECT count(*) FROM order_lines WHERE order_no = %s", (CLEAN_ORDER,)
     ).fetchone() == (1,)
+
+
+# ----------------------------------------------------------------------- 14. runs racing on one file
+def test_two_runs_racing_on_one_export_stage_it_once_and_keep_its_record(db_url, tmp_path):
+    """Both registered the file before either staged it; the second waits on the ingest lock, then
+    sees the file staged and skips: no re-staging as duplicates, the file's counts stay true."""
+    import threading
+
+    import psycopg
+
+    from vehicle_sales.ingest.download import FetchedFile, fingerprint, register
+    from vehicle_sales.ingest.staging import AlreadyStaged, stage_file
+
+    path = write_csv(tmp_path / "race.csv", good(400))
+    sha, size, n = fingerprint(path)
+    with psycopg.connect(db_url) as c:
+        file_id = register(c, FetchedFile(path, str(path), sha, size, n), n, "first").file_id
+        assert register(c, FetchedFile(path, str(path), sha, size, n), n, "second").already_staged is False
+    outcomes, barrier = [], threading.Barrier(2)
+
+    def run():
+        with psycopg.connect(db_url) as c:
+            barrier.wait()
+            try:
+                outcomes.append(stage_file(c, path, file_id, "cp1252").loaded)
+            except AlreadyStaged:
+                outcomes.append("skipped")
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes, key=str) == [400, "skipped"]
+    with psycopg.connect(db_url) as c:
+        assert c.execute(
+            "SELECT rows_read, rows_loaded, rows_duplicate, rows_rejected FROM source_files WHERE file_id = %s",
+            (file_id,),
+        ).fetchone() == (400, 400, 0, 0)
+        assert c.execute("SELECT count(*) FROM raw_orders_csv").fetchone() == (400,)

@@ -107,6 +107,17 @@ def parse_codec(name: str, value: Any) -> str:
     return str(value or "auto")
 
 
+def parse_folders(name: str, value: Any) -> tuple[Path, ...] | None:
+    """A comma-separated list of folders; unset: None (the default roots)."""
+    if value in (None, ""):
+        return None
+    folders = tuple(Path(t.strip()).expanduser() for t in str(value).split(",") if t.strip())
+    relative = [str(f) for f in folders if not f.is_absolute()]
+    if not folders or relative:
+        raise ConfigError(f"{name} must be a comma list of absolute folders, got {value!r}")
+    return folders
+
+
 def folder_under_home(subfolder: str) -> Callable[[str, Any], Path]:
     """A folder path; unset: ``$AIRFLOW_HOME/<subfolder>``."""
 
@@ -168,8 +179,29 @@ SETTINGS: tuple[Setting, ...] = (
         "download_dir",
         folder_under_home("sales_downloads"),
         variable="sales_download_dir",
-        help="where URLs are downloaded; must be shared by Celery workers",
+        help="where URLs are downloaded (per worker: stage_raw on another worker fetches the file again)",
         default_help="`$AIRFLOW_HOME/sales_downloads`",
+    ),
+    Setting(
+        "source_roots",
+        parse_folders,
+        variable="sales_source_roots",
+        help="folders a local `sales_source` may lie in (comma-separated; symlinks resolved first)",
+        default_help="the bundled `data/` folder and the download folder",
+    ),
+    Setting(
+        "download_timeout",
+        float_between(1, 86_400),
+        variable="sales_download_timeout",
+        default="600",
+        help="seconds a URL download may take in all",
+    ),
+    Setting(
+        "download_max_mb",
+        int_between(1, 1_000_000),
+        variable="sales_download_max_mb",
+        default="2048",
+        help="largest export a URL download may bring, in MB",
     ),
     Setting(
         "as_of_date",
@@ -294,6 +326,9 @@ class PipelineConfig:
     sales_source: str | None = None
     sales_source_encoding: str = "auto"
     download_dir: Path = field(default_factory=lambda: _airflow_home() / "sales_downloads")
+    source_roots: tuple[Path, ...] | None = None
+    download_timeout: float = 600.0
+    download_max_mb: int = 2048
     as_of_date: date | None = None
     rfm_order_statuses: tuple[str, ...] = ("Shipped", "Resolved")
     rfm_lookback_days: int = 0

@@ -12,6 +12,8 @@ from typing import Any
 
 import psycopg
 
+from vehicle_sales.common.errors import PermanentError
+
 log = logging.getLogger(__name__)
 
 SALES_DB_CONN_ID = "sales_db"
@@ -45,11 +47,46 @@ def set_actor(conn: psycopg.Connection, actor: Actor) -> None:
     )
 
 
+class WarehouseConfigError(PermanentError):
+    """The warehouse connection is wrong (no such database or role, bad password): retrying cannot help."""
+
+
+class WarehouseUnavailable(ConnectionError):
+    """The warehouse did not answer (down, unreachable, refusing): a retry may succeed."""
+
+
+_PERMANENT = ("does not exist", "password authentication failed", "no password supplied", "authentication")
+
+
+def connection_error(conn_id: str, hook, exc: Exception) -> Exception:
+    """A connection failure that says which connection, host and database failed, and what to check."""
+    try:
+        c = hook.get_connection(conn_id)
+        where = f"host {c.host or 'localhost'}, port {c.port or 5432}, database {c.schema or '(default)'}, user {c.login or '(default)'}"
+    except Exception:  # noqa: BLE001 - the message must not fail
+        where = "its settings could not be read"
+    cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if any(word in cause for word in _PERMANENT):
+        return WarehouseConfigError(
+            f"connection {conn_id!r} ({where}) was refused: {cause}. Check the database name, the user and "
+            f"its password in the Airflow connection {conn_id!r}"
+        )
+    return WarehouseUnavailable(
+        f"could not reach the warehouse through connection {conn_id!r} ({where}): {cause}. Check that "
+        "the server runs and that this worker can reach that host and port"
+    )
+
+
 def connect(conn_id: str = SALES_DB_CONN_ID, actor: Actor | None = None) -> psycopg.Connection:
-    """Open a psycopg 3 connection for the Airflow connection ``conn_id`` (autocommit off)."""
+    """Open a psycopg 3 connection for the Airflow connection ``conn_id`` (autocommit off).
+    WarehouseConfigError (permanent) or WarehouseUnavailable (retried) name what failed."""
     from airflow.providers.postgres.hooks.postgres import PostgresHook
 
-    conn = PostgresHook(postgres_conn_id=conn_id).get_conn()
+    hook = PostgresHook(postgres_conn_id=conn_id)
+    try:
+        conn = hook.get_conn()
+    except psycopg.OperationalError as exc:
+        raise connection_error(conn_id, hook, exc) from None
     if not isinstance(conn, psycopg.Connection):  # pragma: no cover - guards a provider change
         raise RuntimeError(f"connection {conn_id!r} did not give a psycopg 3 connection: {type(conn)!r}")
     conn.autocommit = False

@@ -11,6 +11,7 @@ import hashlib
 import logging
 import os
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -128,16 +129,31 @@ def _session(retries: int):
     return session
 
 
+@dataclass(frozen=True)
+class Limits:
+    """How long a download may take in all and how large it may grow (Variables
+    sales_download_timeout, sales_download_max_mb): a source that drips bytes, or never ends, fails
+    with a message instead of holding a worker."""
+
+    seconds: float = 600.0
+    max_bytes: int = 2048 << 20
+
+
 def download_url(
-    url: str, dest_dir: Path, retries: int = 5, timeout: tuple[float, float] = (10, 60)
+    url: str,
+    dest_dir: Path,
+    retries: int = 5,
+    timeout: tuple[float, float] = (10, 60),
+    limits: Limits = Limits(),  # noqa: B008 - frozen
 ) -> FetchedFile:
-    """Stream ``url`` into ``dest_dir/<sha256>.csv`` atomically."""
+    """Stream ``url`` into ``dest_dir/<sha256>.csv`` atomically, within ``limits``."""
     import requests
 
     dest_dir.mkdir(parents=True, exist_ok=True)
     shown = redact_url(url)
     digest, lines = hashlib.sha256(), LineCounter()
     fd, tmp_name = tempfile.mkstemp(prefix=".download-", dir=dest_dir)
+    deadline = time.monotonic() + limits.seconds
     try:
         try:
             with _session(retries) as session, session.get(url, stream=True, timeout=timeout) as resp:
@@ -147,11 +163,24 @@ def download_url(
                         "readable path or URL"
                     )
                 resp.raise_for_status()
+                # read1: whatever has arrived (a full-chunk read of a dripping stream would block
+                # past any deadline); the deadline and the size cap are checked after every read
                 with os.fdopen(fd, "wb") as out:
-                    for chunk in resp.iter_content(CHUNK):
+                    while chunk := resp.raw.read1(CHUNK, decode_content=True):
                         out.write(chunk)
                         digest.update(chunk)
                         lines.update(chunk)
+                        if lines.size > limits.max_bytes:
+                            raise SourceNotFoundError(
+                                f"downloading {shown}: more than {limits.max_bytes >> 20} MB, the limit "
+                                "(Variable sales_download_max_mb): is this the export?"
+                            )
+                        if time.monotonic() > deadline:
+                            raise SourceNotFoundError(
+                                f"downloading {shown} took longer than {limits.seconds:.0f} s in all "
+                                f"({lines.size:,} bytes by then; Variable sales_download_timeout): the "
+                                "server is too slow or the stream never ends"
+                            )
         except requests.RequestException as exc:
             # the exception text may hold the full URL; say what failed without it
             raise OSError(
@@ -166,20 +195,53 @@ def download_url(
     return FetchedFile(final, shown, digest.hexdigest(), lines.size, lines.data_lines)
 
 
-def fetch(spec: SourceSpec, download_dir: Path) -> FetchedFile:
-    """Make the source available as a local file and fingerprint it."""
+def allowed_roots(download_dir: Path, configured: tuple[Path, ...] | None = None) -> tuple[Path, ...]:
+    """The folders a local source may come from: the Variable sales_source_roots, or by default the
+    bundled data folder and the download folder; symlinks resolved."""
+    roots = configured if configured else (SAMPLE_CSV.parent, download_dir)
+    return tuple(Path(r).expanduser().resolve() for r in roots)
+
+
+def confine(spec: SourceSpec, roots: tuple[Path, ...]) -> Path:
+    """The real path of a local source, if it lies under one of ``roots`` (a symlink counts where it
+    points); SourceNotFoundError otherwise, naming neither the file's content nor its first line."""
+    real = Path(spec.location).expanduser().resolve()
+    if not any(real == root or root in real.parents for root in roots):
+        raise SourceNotFoundError(
+            f"sales_source {spec.location!r} is outside the folders a local export may come from "
+            f"({', '.join(str(r) for r in roots)}): put the export in one of them, or list its folder "
+            "in the Variable sales_source_roots"
+        )
+    return real
+
+
+def fetch(
+    spec: SourceSpec,
+    download_dir: Path,
+    roots: tuple[Path, ...] | None = None,
+    limits: Limits = Limits(),  # noqa: B008 - frozen
+) -> FetchedFile:
+    """Make the source available as a local file and fingerprint it. A local path must lie under
+    ``roots`` (default :func:`allowed_roots`)."""
     if spec.kind == "url":
-        return download_url(spec.location, download_dir)
-    path = Path(spec.location)
+        return download_url(spec.location, download_dir, limits=limits)
+    path = confine(spec, allowed_roots(download_dir) if roots is None else roots)
     if not path.is_file():
         raise SourceNotFoundError(
-            f"sales_source {str(path)!r} not found: set the Variable sales_source to a readable path or URL"
+            f"sales_source {spec.location!r} not found: set the Variable sales_source to a readable path or URL"
         )
     digest, size, lines = fingerprint(path)
-    return FetchedFile(path, str(path), digest, size, lines)
+    return FetchedFile(Path(spec.location), spec.location, digest, size, lines)
 
 
-def local_copy(spec: SourceSpec, download_dir: Path, path: Path, sha256: str) -> tuple[Path, bool]:
+def local_copy(
+    spec: SourceSpec,
+    download_dir: Path,
+    path: Path,
+    sha256: str,
+    roots: tuple[Path, ...] | None = None,
+    limits: Limits = Limits(),  # noqa: B008 - frozen
+) -> tuple[Path, bool]:
     """The file ``download_raw`` fingerprinted, on this machine: ``path`` when it is here with the
     same content, else fetched again from the source into ``download_dir`` (a Celery worker other
     than the one that ran ``download_raw``, whose download folder is its own) and checked against
@@ -187,7 +249,7 @@ def local_copy(spec: SourceSpec, download_dir: Path, path: Path, sha256: str) ->
     in between: the run must start over from ``download_raw``."""
     if path.is_file() and sha256_of(path)[0] == sha256:
         return path, False
-    again = fetch(spec, download_dir)
+    again = fetch(spec, download_dir, roots, limits)
     if again.sha256 != sha256:
         raise SourceNotFoundError(
             f"{spec.display} changed since download_raw fingerprinted it (sha256 {sha256[:12]} then, "

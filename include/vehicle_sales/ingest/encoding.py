@@ -31,17 +31,29 @@ _MAX_WORDS = 20_000
 class EncodingChoice:
     codec: str
     reason: str
+    mixed: bool = False  # a legacy file that also holds UTF-8 lines: staging decodes per line
 
     def __str__(self) -> str:
         return f"{self.codec} ({self.reason})"
 
 
+# typographic punctuation a legacy Windows export carries (cp1252 0x80-0x9f): quotes, dashes, ellipsis,
+# bullet, euro; decoded as DOS 850 the same bytes are letters (æÆôöòûù...) in odd places
+_TYPOGRAPHIC = set("\u2018\u2019\u201a\u201c\u201d\u201e\u2013\u2014\u2026\u2022\u20ac")
+
+
 def _char_score(prev: str, ch: str, nxt: str) -> int:
     """Evidence one decoded non-ASCII character gives for its decoding."""
+    if ch in _TYPOGRAPHIC:
+        return 2  # "d’Or", "“Mini”", " – ": what those bytes are in a Windows export
     cat = unicodedata.category(ch)
     if cat.startswith("L"):
         if ch.isupper() and prev.islower():
             return -2  # capital inside a lowercase word: "BerguvsvÕgen"
+        if ch.islower() and nxt.isupper():
+            return -2  # lowercase before a capital: "ôMiniö" (cp850 for “Mini”)
+        if not prev.isalpha() and not nxt.isalpha():
+            return -2  # a letter standing alone: " û " (cp850 for " – ")
         return 2 if ch in _COMMON_LETTERS else 0
     if cat in ("Cc", "Cn", "Co") or "\u2500" <= ch <= "\u259f":
         return -4  # control, unassigned, box-drawing or block characters
@@ -89,12 +101,30 @@ def detect_encoding(data: bytes) -> EncodingChoice:
         return EncodingChoice("utf-8", f"valid UTF-8 with {len(words)} words containing non-ASCII letters")
     except UnicodeDecodeError:
         pass
-    scores = {c: score_decoding(words, c) for c in CANDIDATES if c != "utf-8"}
+    # words that are UTF-8 (multi-byte sequences) next to words that are not: a mixed file
+    utf8_words = [w for w in words if _is_utf8(w)]
+    legacy_words = [w for w in words if not _is_utf8(w)]
+    scores = {c: score_decoding(legacy_words, c) for c in CANDIDATES if c != "utf-8"}
     valid = {c: s for c, s in scores.items() if s is not None}
     # ties go to the earlier candidate: cp1252 is a superset of latin-1's printable range
     best = max(valid, key=lambda c: (valid[c], -CANDIDATES.index(c)))
     detail = ", ".join(f"{c}={s}" for c, s in scores.items())
+    if utf8_words and score_decoding(utf8_words, "utf-8") > (score_decoding(utf8_words, best) or 0):
+        return EncodingChoice(
+            best,
+            f"mixed: {len(legacy_words)} non-ASCII words in {best} (scores {detail}) and {len(utf8_words)} "
+            "in UTF-8; each line is decoded as UTF-8 where it is valid UTF-8",
+            mixed=True,
+        )
     return EncodingChoice(best, f"detected from {len(words)} non-ASCII words; scores {detail}")
+
+
+def _is_utf8(word: bytes) -> bool:
+    try:
+        word.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 _BLOCK = 1 << 20

@@ -71,9 +71,12 @@ def column_positions(header: list[str]) -> list[int | None]:
         for delim, label in ((";", "semicolon"), ("\t", "tab"), ("|", "pipe")):
             if len(header) <= 2 and joined.count(delim) >= 5:
                 hint = f" The header looks {label}-separated: the export must be comma-separated."
+        # never quote line 1 itself: a file that is not an export may hold anything (a password file)
+        known = [n for n in names if n in COLUMNS]
         raise BadExportError(
             f"required columns missing from the export header: {', '.join(missing)}.{hint} "
-            f"Header read: {joined[:300]!r}"
+            f"Line 1 has {len(header)} fields, {len(known)} of them column names of the export"
+            + (f" ({', '.join(known[:10])})" if known else "")
         )
     dupes = [n for n, k in Counter(names).items() if k > 1 and n in COLUMNS]
     if dupes:

@@ -103,11 +103,18 @@ class Screen:
     """
 
     def __init__(
-        self, codec: str, positions: list[int | None], n_fields: int, validator: RowValidator
+        self,
+        codec: str,
+        positions: list[int | None],
+        n_fields: int,
+        validator: RowValidator,
+        mixed: bool = False,
     ) -> None:
         self.codec = codec
         self.utf8 = codecs.lookup(codec).name == "utf-8"
         self.special = special_bytes(codec)
+        if mixed:  # a legacy file with UTF-8 lines: every non-ASCII line is decoded the careful way
+            self.special[128:] = True
         self.allowed = bytes(b for b in range(256) if not self.special[b])  # CR stays: counted below
         self.n_fields = n_fields
         self.validator = validator

@@ -78,6 +78,7 @@ class StageCounts:
     direct: int = 0  # lines loaded straight by COPY, without classification
     classified: int = 0  # records spooled and classified by stage_load.sql
     multiline_records: int = 0  # records whose quoted field holds a line break
+    utf8_lines: int = 0  # lines of a mixed file decoded as UTF-8
     seconds: dict[str, float] = field(default_factory=dict)  # by phase
 
     def balanced(self) -> bool:
@@ -99,6 +100,7 @@ class Export:
     header: Header
     positions: list[int | None]
     n_fields: int
+    mixed: bool = False  # a legacy-encoded file with UTF-8 lines: decode() tries UTF-8 per line
 
     @property
     def fast(self) -> bool:
@@ -124,14 +126,29 @@ class Export:
         )
 
     def decode(self, line: bytes) -> str:
+        if self.mixed and not line.isascii():
+            try:
+                return line.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
         return line.decode(self.codec)
 
+    def is_utf8_line(self, line: bytes) -> bool:
+        """A non-ASCII line of a mixed file that decodes as UTF-8 (for the count in the log)."""
+        if not self.mixed or line.isascii():
+            return False
+        try:
+            line.decode("utf-8")
+            return True
+        except UnicodeDecodeError:
+            return False
 
-def open_export(path: Path, codec: str) -> Export:
+
+def open_export(path: Path, codec: str, mixed: bool = False) -> Export:
     """Phase 1: read the header and map COLUMNS onto it by name; BadExportError when the file is
-    empty, does not decode, or lacks required columns."""
+    empty, does not decode, or lacks required columns. ``mixed``: see :class:`Export`."""
     header = read_header(path, codec)
-    return Export(path, codec, header, column_positions(header.fields), len(header.fields))
+    return Export(path, codec, header, column_positions(header.fields), len(header.fields), mixed)
 
 
 def _decode_error(codec: str, exc: UnicodeDecodeError, line: int | None = None) -> BadExportError:
@@ -221,10 +238,24 @@ class Plan:
     known_orders: KnownOrders
 
 
+class AlreadyStaged(Exception):
+    """Another run staged this very file while this one waited for the ingest lock: nothing to do."""
+
+    def __init__(self, file_id: int, staged_at) -> None:
+        super().__init__(f"file_id {file_id} was staged at {staged_at} by another run")
+        self.file_id, self.staged_at = file_id, staged_at
+
+
 def begin(conn: psycopg.Connection, export: Export, file_id: int) -> Plan:
-    """Phase 2: lock, known orders, working tables, bulk path and a block of raw_ids (uncommitted)."""
+    """Phase 2: lock, known orders, working tables, bulk path and a block of raw_ids (uncommitted).
+    AlreadyStaged when another run staged the file meanwhile (two runs racing on one export: the
+    second waits for the first, then skips; its bookkeeping stays the first's)."""
     capacity = record_capacity(conn, export.path, file_id)
     take_xact_lock(conn, Lock.INGEST)  # before anything is read: every earlier load is committed
+    staged_at = conn.execute("SELECT staged_at FROM source_files WHERE file_id = %s", (file_id,)).fetchone()
+    if staged_at is not None and staged_at[0] is not None:
+        conn.rollback()
+        raise AlreadyStaged(file_id, staged_at[0])
     known = KnownOrders.open(conn, capacity)
     sql.run(conn, "ingest/stage_begin.sql", {"rows": capacity})
     return Plan(capacity, reserve_raw_ids(conn, capacity), known)
@@ -272,7 +303,7 @@ class Router:
         self.file_id, self.export, self.plan = file_id, export, plan
         self.validator = RowValidator()
         self.screen = (
-            Screen(export.codec, export.positions, export.n_fields, self.validator)
+            Screen(export.codec, export.positions, export.n_fields, self.validator, export.mixed)
             if use_fast_path and export.fast
             else None
         )
@@ -280,7 +311,7 @@ class Router:
         self._direct: list[bytes] = []
         self._spool_csv = csv.writer(spool, lineterminator="\n")
         self.bad: list[tuple[int, str, str, str | None, str | None, int]] = []
-        self.n_direct = self.n_spooled = self.n_multiline = 0
+        self.n_direct = self.n_spooled = self.n_multiline = self.n_utf8 = 0
         self._crlf: bool | None = None  # the COPY stream's line ending: CR LF or LF, as its first line
 
     # one chunk ---------------------------------------------------------------------------
@@ -324,6 +355,7 @@ class Router:
                 limit = k
                 break
             skip_to = k + g.n_lines
+            self.n_utf8 += sum(self.export.is_utf8_line(lines[j]) for j in range(k, k + g.n_lines))
             if g.n_lines > 1:
                 ok[k + 1 : k + g.n_lines] = False  # continuation lines are part of this record
                 self.n_multiline += 1
@@ -520,6 +552,7 @@ def settle(
         router.n_spooled,
         router.n_multiline,
     )
+    counts.utf8_lines = router.n_utf8
     if not counts.balanced():  # would mean a line was lost: never commit that
         raise RuntimeError(f"staging lost lines: {counts.summary()}")
     sql.run(
@@ -537,12 +570,18 @@ def settle(
 
 
 def stage_file(
-    conn: psycopg.Connection, path: Path, file_id: int, codec: str, use_fast_path: bool = True
+    conn: psycopg.Connection,
+    path: Path,
+    file_id: int,
+    codec: str,
+    use_fast_path: bool = True,
+    mixed: bool = False,
 ) -> StageCounts:
     """Stage one export file in one transaction (the phases of the module docstring); returns the
-    counts, committed. ``use_fast_path=False`` sends every line the careful way (for tests)."""
+    counts, committed. ``use_fast_path=False`` sends every line the careful way (for tests);
+    ``mixed``: a legacy file holding UTF-8 lines (see ingest/encoding.py)."""
     counts = StageCounts()
-    export = open_export(path, codec)
+    export = open_export(path, codec, mixed)
     started = time.perf_counter()
     with (
         conn.cursor() as cur,

@@ -49,7 +49,7 @@ def segment_summary(rows):
     total_customers, total_revenue = len(df), df["monetary"].sum()
     out = []
     for (segment, rank), g in df.groupby(["segment", "value_rank"], sort=False):
-        medoid = g.loc[g["is_medoid"], "company_name"]
+        medoid = g.loc[g["is_medoid"], "company_name"].map(one_line)
         out.append(
             {
                 "segment": segment,
@@ -68,6 +68,14 @@ def segment_summary(rows):
         )
     summary = pd.DataFrame(out).sort_values("value_rank").reset_index(drop=True)
     return df, summary
+
+
+def one_line(text) -> str:
+    """A value from the data on one line: line breaks, tabs and other control characters become
+    spaces (a customer name must not end the report's code block or forge a log line), runs of
+    white space one space; backticks become quotes (no code fence can open)."""
+    cleaned = "".join(" " if (ord(ch) < 32 or 127 <= ord(ch) < 160) else ch for ch in str(text))
+    return " ".join(cleaned.replace("`", "'").split())
 
 
 def format_table(summary) -> str:
@@ -193,8 +201,9 @@ def _insight_charts(matrix: queries.Matrix, trend: list[dict], folder: Path) -> 
 
 
 def _md(text) -> str:
-    """A value inside a Markdown table cell (customer names are user data)."""
-    return str(text).replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    """A value inside a Markdown table cell (customer names are user data): on one line, HTML
+    escaped (Markdown passes raw HTML through), pipes and backslashes escaped."""
+    return html.escape(one_line(text)).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _matrix_markdown(matrix: queries.Matrix) -> str:
