@@ -22,6 +22,7 @@ import pytest
 from support import ingest, refresh_core, row, write_csv
 from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.errors import BadExportError
+from vehicle_sales.ingest.encoding import choose_encoding
 
 CLEAN_ORDER = 99001
 
@@ -39,6 +40,8 @@ class Case:
     codec: str = "cp1252"
     check: Callable | None = None  # (conn) -> None, after the refresh
     extra: dict = field(default_factory=dict)
+    detect: bool = False  # the codec is detected from the file (as stage_raw does) and must be `codec`
+    before: Callable[[Path], Path] | None = None  # an earlier export, ingested and refreshed first
 
 
 def lines(path: Path, rows: list[list[str]], header: list[str] | None = None, **kw) -> Path:
@@ -48,6 +51,16 @@ def lines(path: Path, rows: list[list[str]], header: list[str] | None = None, **
 def raw(path: Path, text: str, encoding: str = "cp1252") -> Path:
     path.write_bytes(text.encode(encoding))
     return path
+
+
+def raw_bytes(path: Path, *parts: tuple[str, str]) -> Path:
+    """A file of text parts, each in its own encoding: (text, encoding)."""
+    path.write_bytes(b"".join(text.encode(enc) for text, enc in parts))
+    return path
+
+
+def one(c, query: str, *args):
+    return c.execute(query, args).fetchone()
 
 
 def header_line(cols=COLUMNS) -> str:
@@ -418,18 +431,213 @@ case(
     ),
 )
 
+# ----------------------------------------------------------------------- not CSV as we read it
+case(
+    name="UTF-16 with a byte order mark",
+    build=lambda p: raw(p, "\ufeff" + header_line() + "\r\n" + csv_line(good(1)[0]) + "\r\n", "utf-16-le"),
+    error="encoded in UTF-16",
+)
+case(
+    name="UTF-16 without a byte order mark",
+    build=lambda p: raw(p, header_line() + "\r\n" + csv_line(good(1)[0]) + "\r\n", "utf-16-be"),
+    error="encoded in UTF-16",
+)
+case(
+    name="classic Mac line endings (CR only)",
+    build=lambda p: raw(p, "\r".join([header_line(), *map(csv_line, good(2))]) + "\r"),
+    error="carriage return only",
+)
+case(
+    name="tab-separated",
+    build=lambda p: raw(p, header_line().replace(",", "\t") + "\r\n" + "\t".join(good(1)[0]) + "\r\n"),
+    error="tab-separated",
+)
+case(
+    name="a column named twice in the header",
+    build=lambda p: lines(p, [r + ["Nowhere"] for r in good(1)], header=[*COLUMNS, "CITY"]),
+    error="more than once in the export header: CITY",
+)
+case(
+    name="a bare CR inside an unquoted field",
+    build=lambda p: raw(
+        p,
+        header_line()
+        + "\r\n"
+        + csv_line(good(1)[0]).replace("Luleå", "Lu\rleå")
+        + "\r\n"
+        + csv_line(good(1, 10600)[0])
+        + "\r\n",
+    ),
+    read=2,
+    loaded=1,
+    rejected=1,
+    reasons=("a carriage return (CR) stands inside an unquoted field",),
+)
+case(
+    name="a DOS end-of-file mark (Ctrl-Z) after the last line",
+    build=lambda p: raw(p, header_line() + "\r\n" + csv_line(good(1)[0]) + "\r\n\x1a"),
+    read=2,
+    loaded=1,
+    rejected=1,
+    reasons=("wrong number of fields: expected 25, got 1",),
+)
+# ----------------------------------------------------------------------- more rows the rules reject
+case(
+    name="QUANTITYORDERED beyond int",
+    build=lambda p: lines(p, good(1) + [row(ORDERNUMBER="10601", QUANTITYORDERED="99999999999")]),
+    read=2,
+    loaded=1,
+    rejected=1,
+    reasons=("QUANTITYORDERED 99999999999 is above",),
+)
+case(
+    name="a blank customer name and a blank product code",
+    build=lambda p: lines(
+        p, [row(ORDERNUMBER="10602", CUSTOMERNAME=" "), row(ORDERNUMBER="10603", PRODUCTCODE="")]
+    ),
+    read=2,
+    loaded=0,
+    rejected=2,
+    reasons=("CUSTOMERNAME is empty", "PRODUCTCODE is empty"),
+)
+case(
+    name="a date that does not exist (31 February)",
+    build=lambda p: lines(p, [row(ORDERNUMBER="10604", ORDERDATE="2/31/2003 0:00")]),
+    read=1,
+    loaded=0,
+    rejected=1,
+    reasons=("ORDERDATE '2/31/2003 0:00' is not a date",),
+)
+case(
+    name="a reject spanning several lines says which",
+    build=lambda p: lines(p, [row(ORDERNUMBER="10605", ADDRESSLINE2="Floor 2\nBack door", STATUS="Lost")]),
+    read=2,
+    loaded=0,
+    rejected=2,  # both physical lines are accounted for as rejected
+    reasons=("the record spans lines 2-3",),
+)
+# ----------------------------------------------------------------------- 4. encoding evidence
+case(
+    name="Windows-1252 with typographic quotes and dashes",
+    build=lambda p: lines(
+        p,
+        [
+            row(ORDERNUMBER="10700", CUSTOMERNAME="Société “Modèles” – Frères", CITY="Nantes"),
+            row(ORDERNUMBER="10701", CUSTOMERNAME="Société “Modèles” – Frères", CITY="Nantes"),
+        ],
+    ),
+    detect=True,
+    read=2,
+    loaded=2,
+    rejected=0,
+    check=lambda c: (
+        c.execute("SELECT company_name FROM customers").fetchall() == [("Société “Modèles” – Frères",)]
+    ),
+)
+case(
+    name="a Windows-1252 file with some UTF-8 lines",
+    build=lambda p: raw_bytes(
+        p,
+        (header_line() + "\r\n" + csv_line(good(1)[0]) + "\r\n", "cp1252"),
+        (csv_line(good(1, 10702)[0]) + "\r\n", "utf-8"),
+    ),
+    detect=True,
+    read=2,
+    loaded=2,
+    rejected=0,
+    extra={"utf8_lines": 1},
+    check=lambda c: (
+        c.execute("SELECT company_name, city FROM customers JOIN addresses USING (customer_id)").fetchall()
+        == [("Berglunds snabbköp", "Luleå")]
+    ),
+)
+# ----------------------------------------------------------------------- 6/12. a later export
+case(
+    name="a later export moves an order to another customer: applied and audited",
+    before=lambda p: lines(p, [row(ORDERNUMBER="10800")]),
+    build=lambda p: lines(p, [row(ORDERNUMBER="10800", ORDERLINENUMBER="2", CUSTOMERNAME="Other Co")]),
+    read=1,
+    loaded=1,
+    rejected=0,
+    check=lambda c: (
+        one(
+            c,
+            "SELECT c.company_name FROM orders o JOIN customers c USING (customer_id) WHERE order_no = 10800",
+        )
+        == ("Other Co",)
+        # the audit row: the order as changed, by which task
+        and one(
+            c,
+            "SELECT a.operation, c.company_name, a.airflow_task_id FROM orders_audit a"
+            " JOIN customers c USING (customer_id) WHERE a.order_no = 10800",
+        )
+        == ("U", "Other Co", "refresh_core")
+        # the refresh reports it (its pipeline event, logged by the task)
+        and one(
+            c,
+            "SELECT details #>> '{counts,orders,updated}' FROM pipeline_events WHERE step = 'refresh_core'"
+            " ORDER BY event_id DESC LIMIT 1",
+        )
+        == ("1",)
+        # and the earlier version is kept in the landing table
+        and c.execute(
+            "SELECT customername FROM raw_orders_csv WHERE ordernumber = 10800 ORDER BY raw_id"
+        ).fetchall()
+        == [("Berglunds snabbköp",), ("Other Co",)]
+    ),
+)
+case(
+    name="a later export with blank phone and contact keeps the known ones",
+    before=lambda p: lines(p, [row(ORDERNUMBER="10801")]),
+    build=lambda p: lines(p, [row(ORDERNUMBER="10802", PHONE="", CONTACTLASTNAME="", CONTACTFIRSTNAME="")]),
+    read=1,
+    loaded=1,
+    rejected=0,
+    check=lambda c: (
+        c.execute("SELECT phone, contact_last_name, contact_first_name FROM customers").fetchall()
+        == [("0921-12 3555", "Berglund", "Christina")]
+    ),
+)
+case(
+    name="a later export repeating earlier lines: those are duplicates, the new one loads",
+    before=lambda p: lines(p, good(3)),
+    build=lambda p: lines(p, good(4)),
+    read=4,
+    loaded=1,
+    duplicate=3,
+    rejected=0,
+    check=lambda c: one(c, "SELECT count(*) FROM order_lines") == (4,),
+)
+case(
+    name="HTML and a line break in a customer name are kept as data",
+    build=lambda p: lines(p, [row(ORDERNUMBER="10900", CUSTOMERNAME="<script>alert(1)</script>\nAcme")]),
+    read=2,
+    loaded=2,
+    rejected=0,
+    check=lambda c: one(c, "SELECT customername FROM raw_orders_csv") == ("<script>alert(1)</script>\nAcme",),
+)
+
 
 @pytest.mark.parametrize("fast", [True, False], ids=["fast", "careful"])
 @pytest.mark.parametrize("c", CASES, ids=[c.name for c in CASES])
 def test_hostile_case(c: Case, fast: bool, conn, tmp_path):
+    if c.before is not None:
+        earlier = ingest(conn, c.before(tmp_path / "earlier.csv"), use_fast_path=fast)
+        assert earlier.rejected == 0
+        refresh_core(conn)
     path = c.build(tmp_path / "export.csv")
+    codec, mixed = c.codec, False
+    if c.detect:
+        choice = choose_encoding(path, None)
+        codec, mixed = choice.codec, choice.mixed
+        assert codec == c.codec, choice
     if c.error is not None:
         with pytest.raises(BadExportError, match=c.error) as exc:
-            ingest(conn, path, c.codec, use_fast_path=fast)
+            ingest(conn, path, codec, use_fast_path=fast, mixed=mixed)
         assert str(exc.value).strip(), "an error must say what is wrong"
         conn.rollback()
     else:
-        counts = ingest(conn, path, c.codec, use_fast_path=fast)
+        counts = ingest(conn, path, codec, use_fast_path=fast, mixed=mixed)
         got = (counts.read, counts.loaded, counts.duplicate, counts.rejected)
         want = (c.read, c.loaded, c.duplicate, c.rejected)
         assert tuple(w if w is None else g for g, w in zip(got, want, strict=True)) == want, (
@@ -439,6 +647,8 @@ def test_hostile_case(c: Case, fast: bool, conn, tmp_path):
         assert counts.balanced()
         if "blank" in c.extra:
             assert counts.blank_lines == c.extra["blank"]
+        if "utf8_lines" in c.extra:
+            assert counts.utf8_lines == c.extra["utf8_lines"]
         reasons = [r for (r,) in conn.execute("SELECT reason FROM raw_orders_rejects ORDER BY source_line")]
         for want_reason in c.reasons:
             assert any(want_reason in r for r in reasons), (want_reason, reasons)

@@ -93,3 +93,38 @@ def test_columns_in_another_order_and_bom_and_case_are_accepted():
     header = ["\ufeff" + c.lower() for c in reversed(COLUMNS)]
     positions = column_positions(header)
     assert positions[0] == len(COLUMNS) - 1
+
+
+# ----------------------------------------------------------------------- reading lines (reader.py)
+@pytest.mark.parametrize(
+    ("head", "expected"),
+    [
+        ("\ufeffORDERNUMBER,SALES\r\n".encode("utf-16-le"), "UTF-16"),
+        ("\ufeffORDERNUMBER,SALES\r\n".encode("utf-16-be"), "UTF-16"),
+        ("ORDERNUMBER,SALES\r\n".encode("utf-16-le"), "UTF-16"),
+        ("\ufeffORDERNUMBER,SALES\r\n".encode("utf-32-le"), "UTF-32"),
+        ("ORDERNUMBER,SALES\r\n".encode("utf-32-be"), "UTF-32"),
+        (b"ORDERNUMBER,SALES\r\n10100,1.00\r\n", None),
+        ("\ufeffORDERNUMBER,CITY\r\n1,Luleå\r\n".encode("utf-8-sig"), None),
+        (b"ORDERNUMBER,CITY\r\n1,Lul\x00e\r\n", None),  # one NUL in a field is a row problem
+    ],
+)
+def test_wide_encodings_are_told_from_byte_oriented_ones(head, expected):
+    from vehicle_sales.ingest.reader import wide_encoding
+
+    assert wide_encoding(head) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "fields"),
+    [
+        ("a,b,c", ["a", "b", "c"]),
+        ('a,"b\rc",d', ["a", "b\rc", "d"]),  # a CR inside quotes is data
+        ("a,b\rc,d", None),  # a bare CR outside quotes: not one record
+        ("", []),
+    ],
+)
+def test_parse_record_reads_one_line_or_says_it_is_not_one_record(text, fields):
+    from vehicle_sales.ingest.reader import parse_record
+
+    assert parse_record(text) == fields

@@ -26,6 +26,7 @@ from vehicle_sales.common.errors import BadExportError
 CHUNK_BYTES = 8 << 20
 MAX_RECORD_LINES = 100  # a quoted field may hold line breaks, but no record spans more lines than this
 MAX_RECORD_BYTES = 1 << 20
+MAX_HEADER_BYTES = 4 << 20  # line 1 is column names: longer than this, it is not a header
 # the csv module's default field limit (128 KiB) would crash on a long field; records are limited
 # by MAX_RECORD_BYTES instead (a longer one is a reject with its size), fields by the row rules
 csv.field_size_limit(max(csv.field_size_limit(), MAX_RECORD_BYTES + 1))
@@ -38,22 +39,61 @@ class Header:
     text: str  # line 1 as decoded
 
 
+_WIDE_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32"),
+    (codecs.BOM_UTF32_BE, "UTF-32"),
+    (codecs.BOM_UTF16_LE, "UTF-16"),
+    (codecs.BOM_UTF16_BE, "UTF-16"),
+)
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """'UTF-16' or 'UTF-32' when the file starts with such a byte order mark, or its first line is
+    ASCII interleaved with NUL bytes (UTF-16 without a mark); None for a byte-oriented file."""
+    for bom, name in _WIDE_BOMS:
+        if head.startswith(bom):
+            return name
+    sample = head[:200]
+    if len(sample) >= 8 and sample.count(0) * 4 >= len(sample):
+        return "UTF-16" if sample.count(0) * 4 < len(sample) * 3 - 8 else "UTF-32"
+    return None
+
+
 def read_header(path: Path, codec: str) -> Header:
-    """Line 1 of the export (BadExportError when the file is empty or line 1 does not decode)."""
+    """Line 1 of the export (BadExportError when the file is empty, is UTF-16/32, has no line break
+    but carriage returns, or line 1 does not decode)."""
     with open(path, "rb") as fh:
         head = fh.read(1 << 20)
-        while b"\n" not in head:
+        while b"\n" not in head and len(head) < MAX_HEADER_BYTES:
             more = fh.read(1 << 20)
             if not more:
                 break
             head += more
     if not head.strip():
         raise BadExportError(f"the export {path.name} is empty (no header, no rows)")
+    wide = wide_encoding(head)
+    if wide:
+        raise BadExportError(
+            f"the export {path.name} is encoded in {wide} (two or four bytes per character): save it as "
+            "a UTF-8 (or Windows-1252) CSV and ingest it again; nothing was staged"
+        )
     end = head.find(b"\n")
     first = head if end < 0 else head[:end]
     offset = len(head) if end < 0 else end + 1
     if codecs.lookup(codec).name == "utf-8" and first.startswith(codecs.BOM_UTF8):
         first = first[len(codecs.BOM_UTF8) :]
+    if end < 0 and len(head) >= MAX_HEADER_BYTES and b"\r" not in head:
+        raise BadExportError(
+            f"line 1 of {path.name} is longer than {MAX_HEADER_BYTES >> 20} MB without a line break: "
+            "it is not a header of column names"
+        )
+    if b"\r" in first.rstrip(b"\r"):
+        n_cr = first.rstrip(b"\r").count(b"\r") + 1
+        raise BadExportError(
+            f"the lines of {path.name} end in a carriage return only (classic Mac line endings): the "
+            f"first line holds {n_cr} lines' worth of text. Convert the line endings "
+            "to LF or CRLF and ingest it again; nothing was staged"
+        )
     try:
         text = first.decode(codec).rstrip("\r")
     except UnicodeDecodeError as exc:
@@ -61,7 +101,10 @@ def read_header(path: Path, codec: str) -> Header:
             f"the header of {path.name} does not decode as {codec}: {exc}. Set the Variable "
             "sales_source_encoding to the export's encoding"
         ) from None
-    fields = next(csv.reader([text], strict=False), [])
+    try:
+        fields = next(csv.reader([text], strict=False), [])
+    except csv.Error as exc:
+        raise BadExportError(f"the header of {path.name} is not a CSV line: {exc}") from None
     return Header(fields, offset, text)
 
 
@@ -155,6 +198,19 @@ class ChunkReader:
         self._last.lines = lines[: len(lines) - n]
 
 
+BARE_CR = "a carriage return (CR) stands inside an unquoted field: the line is not one CSV record"
+
+
+def parse_record(text: str) -> list[str] | None:
+    """The fields of one line's text; None when it is not one record (a bare CR outside quotes: the
+    csv module would raise on it). A CR inside a quoted field is kept as data."""
+    try:
+        return next(csv.reader([text], strict=False), [])
+    except csv.Error:
+        records = list(csv.reader(io.StringIO(text, newline=""), strict=False))
+        return records[0] if len(records) == 1 else None
+
+
 def quote_parity(line: bytes) -> int:
     return line.count(b'"') % 2
 
@@ -186,7 +242,8 @@ def group_record(lines: list[bytes], k: int, decode, final: bool = True) -> Grou
             None, 1, first, reason=f"the line is {len(lines[k]):,} bytes long (limit {MAX_RECORD_BYTES:,})"
         )
     if quote_parity(lines[k]) == 0:
-        return Grouped(next(csv.reader([first], strict=False), []), 1, first)
+        fields = parse_record(first)
+        return Grouped(fields, 1, first, reason=None if fields is not None else BARE_CR)
     parts = [first]
     parity, size = 1, len(lines[k])
     last = min(len(lines), k + MAX_RECORD_LINES)

@@ -41,7 +41,7 @@ from vehicle_sales.common import sql
 from vehicle_sales.common.columns import COLUMNS, KEY, POSITION, VALUE_COLUMNS, sql_names
 from vehicle_sales.common.errors import BadExportError
 from vehicle_sales.common.locks import Lock, take_xact_lock
-from vehicle_sales.ingest.reader import ChunkReader, Header, group_record, read_header, strip_cr
+from vehicle_sales.ingest.reader import ChunkReader, Header, group_record, parse_record, read_header, strip_cr
 from vehicle_sales.ingest.rows import (
     RowError,
     RowValidator,
@@ -452,7 +452,7 @@ class Router:
         for k, n_lines, values, text in spooled:
             line_no = first_line + k
             if values is None:  # a fast line: valid, read it as a record
-                record = next(csv.reader([self.export.decode(strip_cr(lines[k]))], strict=False))
+                record = parse_record(self.export.decode(strip_cr(lines[k])))
                 values, text = (
                     validate_record(record, self.export.positions, self.validator),
                     raw_text(record),
@@ -524,7 +524,7 @@ def fill_conflicting_text(conn: psycopg.Connection, export: Export, file_id: int
         for chunk in reader:
             for k, line in enumerate(chunk.lines):
                 for reject_id in wanted.get(chunk.first_line + k, ()):
-                    record = next(csv.reader([export.decode(strip_cr(line))], strict=False))
+                    record = parse_record(export.decode(strip_cr(line)))
                     texts.append((raw_text(record), reject_id))
     with conn.cursor() as cur:
         cur.executemany("UPDATE raw_orders_rejects SET conflicting_text = %s WHERE reject_id = %s", texts)
