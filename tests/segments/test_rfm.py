@@ -92,3 +92,33 @@ def test_rerunning_the_same_airflow_run_reuses_its_rfm_run(orders_db):
     second = start_run(conn, s, "vehicle_sales_rfm", "same")
     assert first == second
     assert conn.execute("SELECT count(*) FROM rfm_run").fetchone()[0] == 1
+
+
+def test_a_customer_whose_lines_sum_past_any_line_bound_is_computed_and_published(conn):
+    """Each line within order_lines.sales (numeric(12,2)) as staging guarantees, but their sum beyond
+    what numeric(14,2) holds: compute_rfm and publishing keep the exact sum instead of failing on
+    every later run."""
+    from support import loaded_run
+
+    cid = conn.execute(
+        "INSERT INTO customers (company_name) VALUES ('Whale') RETURNING customer_id"
+    ).fetchone()[0]
+    conn.execute("INSERT INTO products (product_code) VALUES ('S10_0001')")
+    for order_no in range(1, 151):
+        conn.execute(
+            "INSERT INTO orders (order_no, customer_id, order_date, status, deal_size)"
+            " VALUES (%s, %s, '2004-01-10', 'Shipped', 'Large')",
+            (order_no, cid),
+        )
+        conn.execute(
+            "INSERT INTO order_lines VALUES (%s, 1, 'S10_0001', 1, 99999999.99, 9999999999.99)", (order_no,)
+        )
+    conn.commit()
+    out = rfm(conn, {"Whale": cid}, RfmSettings(as_of=date(2004, 6, 30)))
+    total = conn.execute("SELECT monetary_amt::text FROM rfm_snapshot").fetchone()[0]
+    assert total == "1499999999998.50" and out["Whale"][1] == 150
+    run_id = loaded_run(conn, {"Whale": cid}, "2004-07-31", {"Whale": ("Champion", 150 * 9999999999.99)})
+    assert conn.execute(
+        "SELECT revenue > 1e12 FROM rfm_run_segment_summary WHERE run_id = %s", (run_id,)
+    ).fetchone() == (True,)
+    assert conn.execute("SELECT monetary_amt > 1e12 FROM customer_segments").fetchone() == (True,)
