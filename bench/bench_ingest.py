@@ -109,7 +109,7 @@ def steps(conn, path: Path, label: str) -> dict:
     from vehicle_sales.ingest import download, encoding, reference, staging
 
     t = {"started": time.perf_counter()}
-    fetched = download.fetch(download.parse_source(str(path)), DATA / "downloads")
+    fetched = download.fetch(download.parse_source(str(path)), DATA / "downloads", roots=(DATA,))
     reg = download.register(conn, fetched, fetched.lines, label)
     t["download"] = time.perf_counter()
     choice = encoding.choose_encoding(path, "auto")
@@ -206,6 +206,7 @@ def _child(mode: str, size: int) -> dict:
                 "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
                 "AIRFLOW_VAR_SALES_DOWNLOAD_DIR": f"{home}/downloads",
+                "AIRFLOW_VAR_SALES_SOURCE_ROOTS": str(DATA),  # the benchmark's files
                 "AIRFLOW_VAR_RFM_REPORTS_DIR": f"{home}/reports",
                 "AIRFLOW_VAR_GEOCODE_ENABLED": "false",
                 "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",

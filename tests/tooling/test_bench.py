@@ -1,0 +1,44 @@
+"""make bench's scripts still run: the ingestion benchmark end to end at a tiny size (its steps and a
+real DAG run), so a change to the pipeline cannot silently break the benchmark. It checks that
+each figure was measured, never a speed: speed is what ``make bench`` itself reports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_ingest_benchmark_runs_its_steps_and_a_dag_run_on_a_small_file(pg_server_url, tmp_path):
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "TEST_PG_SERVER_URL": pg_server_url}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "bench/bench_ingest.py",
+            "--sizes",
+            "2000",
+            "--dag-sizes",
+            "2000",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    (steps,) = result["steps"]
+    assert steps["lines"] == 2000 and steps["copy_s"] > 0 and steps["full"]["lines"] == 2000
+    assert all(steps["full"][k] >= 0 for k in ("download", "stage", "reference", "refresh"))
+    assert steps["incremental_1pct"]["lines"] == 20
+    (dag,) = result["dag"]
+    assert set(dag["tasks_full"]) == {"download_raw", "stage_raw", "load_reference_data", "refresh_core"}
+    assert all(v > 0 for v in dag["tasks_full"].values())
