@@ -128,3 +128,16 @@ def test_parse_record_reads_one_line_or_says_it_is_not_one_record(text, fields):
     from vehicle_sales.ingest.reader import parse_record
 
     assert parse_record(text) == fields
+
+
+def test_a_file_that_is_not_an_export_is_refused_without_quoting_its_content(conn, tmp_path):
+    """A readable file inside the allowed folders that is no export (here: a password file) fails
+    staging with what is wrong with its header, and no word of its first line in the message."""
+    from support import ingest
+
+    path = tmp_path / "passwd.csv"
+    path.write_text("root:x:0:0:root:/root:/bin/bash\ndaemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n")
+    with pytest.raises(BadExportError, match="required columns missing") as exc:
+        ingest(conn, path)
+    for word in ("root", "bash", "daemon", "nologin"):
+        assert word not in str(exc.value), str(exc.value)
