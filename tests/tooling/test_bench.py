@@ -1,6 +1,6 @@
-"""make bench's scripts still run: the ingestion benchmark end to end at a tiny size (its steps and a
-real DAG run), so a change to the pipeline cannot silently break the benchmark. It checks that
-each figure was measured, never a speed: speed is what ``make bench`` itself reports."""
+"""make bench's scripts still run: each benchmark end to end at a tiny size (the ingestion one with
+its steps and a real DAG run), so a change to the pipeline cannot silently break ``make bench``.
+They check that each figure was measured, never a speed: speed is what ``make bench`` reports."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,3 +44,27 @@ def test_ingest_benchmark_runs_its_steps_and_a_dag_run_on_a_small_file(pg_server
     (dag,) = result["dag"]
     assert set(dag["tasks_full"]) == {"download_raw", "stage_raw", "load_reference_data", "refresh_core"}
     assert all(v > 0 for v in dag["tasks_full"].values())
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["bench/bench_segmentation.py", "--sizes", "1000", "--no-peer"],
+        ["bench/bench_phones.py", "--sizes", "1000"],
+        ["bench/bench_geocoding.py", "--sizes", "300"],
+        ["bench/bench_insight.py", "--runs", "3", "--customers", "500", "--repeats", "1"],
+    ],
+    ids=lambda a: a[0].split("/")[-1],
+)
+def test_the_other_benchmarks_run_at_a_small_size(args, pg_server_url, tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, *args, "--json", str(out)],
+        cwd=ROOT,
+        env={**os.environ, "TEST_PG_SERVER_URL": pg_server_url},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert json.loads(out.read_text()), "the benchmark wrote no results"
