@@ -212,6 +212,12 @@ def _source_limits(cfg: PipelineConfig):
     return roots, download.Limits(cfg.download_timeout, cfg.download_max_mb << 20)
 
 
+def _nothing_staged(file_id: int, why: str) -> dict[str, Any]:
+    """stage_raw's summary and result when the file is already ingested."""
+    summary("stage_raw", file_id=file_id, skipped=why, read=0, loaded=0, duplicate=0, rejected=0)
+    return {"file_id": file_id, "read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
+
+
 @fail_fast
 def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
     """Detect the encoding, then stage every record (ingest/encoding.py, ingest/staging.py)."""
@@ -221,16 +227,7 @@ def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
     cfg = _config(context)
     file_id = fetched["file_id"]
     if fetched["already_staged"]:
-        summary(
-            "stage_raw",
-            file_id=file_id,
-            skipped="file already ingested",
-            read=0,
-            loaded=0,
-            duplicate=0,
-            rejected=0,
-        )
-        return {"file_id": file_id, "read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
+        return _nothing_staged(file_id, "file already ingested")
     spec = download.parse_source(cfg.sales_source)
     if spec.display != fetched["source"]:
         raise SourceNotFoundError(
@@ -256,16 +253,7 @@ def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
             counts = staging.stage_file(conn, path, file_id, choice.codec, mixed=choice.mixed)
     except staging.AlreadyStaged as done:  # a run racing on the same export got there first
         log.info("%s: nothing new to stage", done)
-        summary(
-            "stage_raw",
-            file_id=file_id,
-            skipped="file already ingested (by a concurrent run)",
-            read=0,
-            loaded=0,
-            duplicate=0,
-            rejected=0,
-        )
-        return {"file_id": file_id, "read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
+        return _nothing_staged(file_id, "file already ingested (by a concurrent run)")
     if counts.reasons:
         log.info("rejects by reason: %s", dict(counts.reasons.most_common()))
     if choice.mixed:

@@ -11,6 +11,22 @@ __all__ = ["PALETTE", "bars_svg", "lines_svg"]
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")
 
 
+def _frame(
+    title: str, width: int, height: int, left: int, x_end: float, top: int, plot_h: float
+) -> list[str]:
+    """The opening of a chart: the svg element with its (escaped) title, and the 0-100 % grid."""
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>',
+        f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
+    ]
+    for tick in (0, 25, 50, 75, 100):
+        y = top + plot_h * (1 - tick / 100)
+        out.append(f'<line x1="{left}" x2="{x_end}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{tick}%</text>')
+    return out
+
+
 def _color(i: int) -> str:
     return PALETTE[i % len(PALETTE)]
 
@@ -24,15 +40,7 @@ def bars_svg(
     n_series = max(1, len(series))
     group_w = plot_w / max(1, len(labels))
     bar_w = group_w * 0.7 / n_series
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>',
-        f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
-    ]
-    for tick in (0, 25, 50, 75, 100):
-        y = top + plot_h * (1 - tick / 100)
-        out.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{tick}%</text>')
+    out = _frame(title, width, height, left, width - 10, top, plot_h)
     for s, (name, values) in enumerate(series.items()):
         for g, value in enumerate(values):
             h = plot_h * max(0.0, min(1.0, float(value)))
@@ -65,15 +73,7 @@ def lines_svg(
     left, bottom, top, right = 40, 62, 26, 34
     plot_w, plot_h = width - left - right, height - bottom - top
     step = plot_w / max(1, len(xs) - 1)
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" role="img" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}"><title>{escape(title)}</title>',
-        f'<text x="{left}" y="16" font-size="13" font-weight="bold">{escape(title)}</text>',
-    ]
-    for tick in (0, 25, 50, 75, 100):
-        y = top + plot_h * (1 - tick / 100)
-        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>')
-        out.append(f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{tick}%</text>')
+    out = _frame(title, width, height, left, width - right, top, plot_h)
     every = max(1, len(xs) // 8)  # at most ~8 date labels
     for i, x_label in enumerate(xs):
         if i % every == 0 or i == len(xs) - 1:
