@@ -21,14 +21,18 @@ No '%' in here: the macros serve operator templates and psycopg scripts alike.
 -#}
 {%- set threshold = 50000 -%}
 
+{#- The threshold, as an SQL expression (the setting, else the default). -#}
+{%- macro threshold_sql() -%}
+coalesce(nullif(current_setting('vehicle_sales.bulk_threshold', true), '')::bigint, {{ threshold }})
+{%- endmacro -%}
+
 {%- macro drop_constraints(tables, rows, keys=False, indexes=False) -%}
 CREATE TEMP TABLE IF NOT EXISTS bulk_constraints (step int, tbl regclass, conname name, def text) ON COMMIT DROP;
 DO $bulk$
 DECLARE
     c record;
     n_rows bigint := ({{ rows }});
-    threshold bigint := coalesce(nullif(current_setting('vehicle_sales.bulk_threshold', true), '')::bigint,
-                                 {{ threshold }});
+    threshold bigint := {{ threshold_sql() }};
     tables regclass[] := ARRAY[{% for t in tables %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %}]::regclass[];
     big regclass[];
 BEGIN
@@ -74,7 +78,12 @@ $bulk$;
 DO $bulk$
 DECLARE
     c record;
+    nestloop CONSTANT text := current_setting('enable_nestloop');
 BEGIN
+    -- validating a foreign key joins the whole table to the referenced one: never by nested loop.
+    -- The statistics of a table filled in this transaction are stale (a table vacuumed while empty
+    -- says 0 rows: a nested loop over it would compare every row with every key, for hours).
+    PERFORM set_config('enable_nestloop', 'off', true);
     FOR c IN SELECT step, tbl, conname, def FROM bulk_constraints ORDER BY step, tbl::text, conname LOOP
         IF c.step = 0 THEN
             EXECUTE c.def;  -- CREATE INDEX ..., as it was
@@ -83,6 +92,7 @@ BEGIN
         END IF;
     END LOOP;
     DELETE FROM bulk_constraints;
+    PERFORM set_config('enable_nestloop', nestloop, true);
 END
 $bulk$;
 {%- endmacro -%}

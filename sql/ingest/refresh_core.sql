@@ -29,7 +29,9 @@ SET LOCAL maintenance_work_mem = '256MB';
 {{ bulk.drop_constraints(['addresses', 'orders'], '(SELECT delta_bound FROM refresh_window)', indexes=True) }}
 {{ bulk.drop_constraints(['order_lines'], '(SELECT delta_bound FROM refresh_window)', keys=True) }}
 {% include 'ingest/refresh/customers.sql' %}
+{{ refresh.analyze_if_large('customers') }}
 {% include 'ingest/refresh/addresses.sql' %}
+{{ refresh.analyze_if_large('addresses') }}
 {% include 'ingest/refresh/products.sql' %}
 {% include 'ingest/refresh/orders.sql' %}
 {{ refresh.scan_whole_delta(true) }}

@@ -1,9 +1,10 @@
 -- refresh_core, the delta's window: the watermark, an upper bound of the delta's size (raw_ids are
--- dense, gaps only where lines were rejected) read from the key alone, and whether it is large.
+-- dense, gaps only where lines were rejected) read from the key alone, and whether it is large (as
+-- large as a bulk load: common/bulk_load.sql).
 CREATE TEMP TABLE refresh_window ON COMMIT DROP AS
 SELECT w.after,
        greatest(coalesce((SELECT max(raw_id) FROM raw_orders_csv), 0) - w.after, 0) AS delta_bound,
-       greatest(coalesce((SELECT max(raw_id) FROM raw_orders_csv), 0) - w.after, 0) >= 50000 AS large
+       greatest(coalesce((SELECT max(raw_id) FROM raw_orders_csv), 0) - w.after, 0) >= {{ bulk.threshold_sql() }} AS large
 FROM (SELECT coalesce(max(last_id), 0) AS after FROM etl_watermark WHERE target = 'core_refresh') w;
 
 -- entities' counts as they are refreshed
