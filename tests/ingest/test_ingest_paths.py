@@ -245,7 +245,9 @@ def test_bulk_path_still_refuses_an_orphan(conn):
     assert len(conn.execute(FKS + "").fetchall()) > 0
 
 
-def test_a_bulk_refresh_after_the_core_tables_were_vacuumed_empty_is_not_quadratic(fresh_db_factory, tmp_path):
+def test_a_bulk_refresh_after_the_core_tables_were_vacuumed_empty_is_not_quadratic(
+    fresh_db_factory, tmp_path
+):
     """When a failed load is rolled back, autovacuum finds the core tables empty and records that
     they hold 0 rows. The retry fills them in one transaction: planning on "0 rows", a nested loop
     rescans a table for every row the statement adds to it (quadratic: the order lines of 100,000
