@@ -91,3 +91,37 @@ def test_a_legacy_file_with_utf8_lines_is_decoded_per_line_with_a_count(conn, tm
         names = {r for (r,) in conn.execute("SELECT DISTINCT customername FROM raw_orders_csv")}
         cities = {r for (r,) in conn.execute("SELECT DISTINCT city FROM raw_orders_csv")}
         assert names == {"Berglunds snabbköp", "Straße Modelle"} and cities == {"Luleå", "Köln"}
+
+
+def test_high_byte_words_are_the_words_the_regular_expression_finds():
+    """The numpy search gives exactly the words, in the order, that the regular expression defining
+    them gives: on random bytes of letters, high bytes, separators, at the data's edges, with limits."""
+    import random
+
+    from vehicle_sales.ingest.encoding import _WORD_WITH_HIGH_BYTES, high_byte_words
+
+    def by_regex(data: bytes, limit: int) -> list[bytes]:
+        seen: dict[bytes, None] = {}
+        for m in _WORD_WITH_HIGH_BYTES.finditer(data):
+            seen.setdefault(m.group(0), None)
+            if len(seen) >= limit:
+                break
+        return list(seen)
+
+    rng = random.Random(5)
+    alphabet = b'abZ\x80\xe9\xff ,1\n\r"-'
+    for _ in range(5000):
+        data = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        limit = rng.randint(1, 6)
+        assert high_byte_words(data, limit) == by_regex(data, limit), (data, limit)
+    export = "Berguvsvägen 8,Luleå,Åsa Ñandú\r\n".encode("cp1252") * 50
+    assert (
+        high_byte_words(export)
+        == by_regex(export, 20_000)
+        == [
+            "Berguvsvägen".encode("cp1252"),
+            "Luleå".encode("cp1252"),
+            "Åsa".encode("cp1252"),
+            "Ñandú".encode("cp1252"),
+        ]
+    )

@@ -218,9 +218,13 @@ class Screen:
         # something inside), lines with a space by a comma, a quote or an end, lines longer than a
         # field may be (shorter ones cannot hold an over-long field).
         q_rows = quoted[rows]
-        suspect = np.fromiter(
-            (b", " in lines[k] or b" ," in lines[k] for k in rows.tolist()), dtype=bool, count=rows.size
-        )
+        # a space by a comma anywhere in the line (", " or " ,"; a line's LF is neither)
+        by_space = cpos[
+            (a[np.minimum(cpos + 1, a.size - 1)] == SPACE) | (a[np.maximum(cpos - 1, 0)] == SPACE)
+        ]
+        spaced = np.zeros(n, dtype=bool)
+        spaced[np.searchsorted(starts, by_space, side="right") - 1] = True
+        suspect = spaced[rows]
         suspect |= (a[line_start] == SPACE) | (a[np.maximum(line_end - 1, 0)] == SPACE)
         full = np.flatnonzero(q_rows | suspect | (line_end - line_start > MAX_FIELD_LENGTH))
         was_quoted = np.zeros((rows.size, self.n_fields), dtype=bool)

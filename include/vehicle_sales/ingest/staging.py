@@ -402,12 +402,13 @@ class Router:
         slow.append((k, g.n_lines, values, raw_text(record)))
 
     @staticmethod
-    def _cr_all(lines: list[bytes]) -> bool | None:
-        """True when every line ends in CR (a CR LF chunk), False when none does, None when mixed."""
-        ending = sum(1 for x in lines if x[-1:] == b"\r")
+    def _cr_all(lines: list[bytes], data: bytes) -> bool | None:
+        """True when every line ends in CR (a CR LF chunk), False when none does, None when mixed.
+        ``data``: the lines joined by LF, as the chunk holds them (counted at C speed)."""
+        ending = data.count(b"\r\n") + (not data.endswith(b"\n") and data.endswith(b"\r"))
         return True if ending == len(lines) else False if ending == 0 else None
 
-    def _dispatch(self, lines, first_line, fast_idx, fast_orders, fast_lines, slow, data=b"") -> None:
+    def _dispatch(self, lines, first_line, fast_idx, fast_orders, fast_lines, slow, data) -> None:
         """Direct COPY for a fast line whose key is new (not loaded, not seen earlier in the file);
         the spool for the other valid records."""
         slow_idx = np.array([s[0] for s in slow], dtype=np.int64)
@@ -435,7 +436,11 @@ class Router:
         if take.size:
             if self._crlf is None:
                 self._crlf = lines[int(take[0])].endswith(b"\r")
-            bodies = lines if self._cr_all(lines) is self._crlf else [_line_end(x, self._crlf) for x in lines]
+            bodies = (
+                lines
+                if self._cr_all(lines, data) is self._crlf
+                else [_line_end(x, self._crlf) for x in lines]
+            )
             if self.export.stream_encoding is None:
                 codec, end = self.export.codec, b"\r" if self._crlf else b""
                 bodies = [strip_cr(b).decode(codec).encode("utf-8") + end for b in bodies]
