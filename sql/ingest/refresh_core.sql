@@ -18,6 +18,7 @@
 SET LOCAL work_mem = '192MB';
 SET LOCAL random_page_cost = 1.1;
 SET LOCAL maintenance_work_mem = '256MB';
+SET LOCAL jit = off;  -- these statements run once over many rows: compiling them costs more than it saves
 
 {% include 'ingest/refresh/window.sql' %}
 {% include 'ingest/refresh/picks.sql' %}

@@ -2,12 +2,16 @@
 -- come from its latest lines where they are not blank, and a blank in a newer line never erases a
 -- known value (coalesce with the stored one); new customers get their ids in the order of their rows
 WITH latest AS (
+    -- (the three are usually the customer's latest row: looked up once then)
     SELECT p.customername, nullif(btrim(rl.contactlastname), '') AS contactlastname,
-           nullif(btrim(rf.contactfirstname), '') AS contactfirstname, nullif(btrim(rp.phone), '') AS phone
+           nullif(btrim(CASE WHEN p.firstname_raw_id = p.lastname_raw_id THEN rl.contactfirstname
+                             ELSE (SELECT contactfirstname FROM raw_orders_csv WHERE raw_id = p.firstname_raw_id)
+                        END), '') AS contactfirstname,
+           nullif(btrim(CASE WHEN p.phone_raw_id = p.lastname_raw_id THEN rl.phone
+                             ELSE (SELECT phone FROM raw_orders_csv WHERE raw_id = p.phone_raw_id)
+                        END), '') AS phone
     FROM pick_customer p
     LEFT JOIN raw_orders_csv rl ON rl.raw_id = p.lastname_raw_id
-    LEFT JOIN raw_orders_csv rf ON rf.raw_id = p.firstname_raw_id
-    LEFT JOIN raw_orders_csv rp ON rp.raw_id = p.phone_raw_id
     ORDER BY p.raw_id  -- ids in the order the rows arrived
 ), upserted AS (
     INSERT INTO customers AS c (company_name, contact_last_name, contact_first_name, phone)
