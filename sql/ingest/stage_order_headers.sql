@@ -3,13 +3,15 @@
 -- line that does not leaves raw_orders_csv for the rejects, a conflict keeping both versions
 -- (conflicting_raw_id: the first line, which stays loaded); its raw_text is read again from the file
 -- by staging.py. Across files a later export may correct an order: refresh_core applies the change,
--- counts it and orders_audit keeps it. Parameters: %(file_id)s.
+-- counts it and orders_audit keeps it. Parameters: %(file_id)s, and %(first_id)s..%(last_id)s, the
+-- raw_ids reserved for the file (its rows are found through the key: a small file added to a large
+-- warehouse reads its own rows, not the whole table).
 -- Returns, per rejected line: its line number, how many physical lines it spans, its reject_id.
 CREATE TEMP TABLE stage_header_conflicts ON COMMIT DROP AS
 WITH suspects AS (  -- orders whose lines' header texts differ at all (one hash aggregate)
     SELECT ordernumber
     FROM raw_orders_csv
-    WHERE source_file_id = %(file_id)s
+    WHERE raw_id BETWEEN %(first_id)s AND %(last_id)s AND source_file_id = %(file_id)s
     GROUP BY ordernumber
     HAVING count(*) > 1
        AND (min(customername) <> max(customername) OR min(orderdate) <> max(orderdate)
@@ -24,7 +26,7 @@ WITH suspects AS (  -- orders whose lines' header texts differ at all (one hash 
            first_value(r.status) OVER w AS first_status
     FROM raw_orders_csv r
     JOIN suspects s ON s.ordernumber = r.ordernumber
-    WHERE r.source_file_id = %(file_id)s
+    WHERE r.raw_id BETWEEN %(first_id)s AND %(last_id)s AND r.source_file_id = %(file_id)s
     WINDOW w AS (PARTITION BY r.ordernumber ORDER BY r.source_line)
 )
 SELECT raw_id, source_line, ordernumber, orderlinenumber, first_raw_id,

@@ -370,6 +370,21 @@ case(
     rejected=2,
     reasons=("ORDERDATE", "STATUS"),
 )
+case(
+    name="lines of one order disagree, in a later export after a larger one",
+    before=lambda p: lines(p, good(5)),  # the later file's rows are found by its own raw_ids
+    build=lambda p: lines(
+        p,
+        [
+            row(ORDERNUMBER="11102", ORDERLINENUMBER="1"),
+            row(ORDERNUMBER="11102", ORDERLINENUMBER="2", CUSTOMERNAME="Other Co"),
+        ],
+    ),
+    read=2,
+    loaded=1,
+    rejected=1,
+    reasons=("order 11102 line 2 disagrees",),
+)
 # ----------------------------------------------------------------------- 7. no silent rounding
 case(
     name="prices with three decimals",

@@ -540,7 +540,12 @@ def settle(
 ) -> None:
     """Phase 5: order headers, conflicting texts, the counts and their balance, the file's record
     (uncommitted)."""
-    moved = sql.run(conn, "ingest/stage_order_headers.sql", {"file_id": file_id}).fetchall()
+    first, capacity = router.plan.first_id, router.plan.capacity
+    moved = sql.run(
+        conn,
+        "ingest/stage_order_headers.sql",
+        {"file_id": file_id, "first_id": first, "last_id": first + capacity - 1},
+    ).fetchall()
     fill_raw_text(conn, export, {line: reject_id for line, _, reject_id in moved})
     header_lines = sum(n for _, n, _ in moved)
     fill_conflicting_text(conn, export, file_id)
