@@ -32,7 +32,6 @@ import psycopg
 import pytest
 import requests
 
-from devtools.fake_arcgis import FakeArcGIS
 from support import DAG_ID, Api, run_dag, warehouse_state
 from vehicle_sales.common.paths import SAMPLE_CSV
 
@@ -65,15 +64,6 @@ def export_url():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/{SAMPLE_CSV.name}"
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def arcgis():
-    fake = FakeArcGIS(api_key=ARCGIS_KEY).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
 
 
 @pytest.fixture

@@ -47,16 +47,6 @@ def chromium_paths() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-@pytest.fixture(scope="module")
-def arcgis():
-    """The fake ArcGIS GeocodeServer, up before the Airflow stack and stopped after it, pass or fail."""
-    fake = FakeArcGIS(api_key=ARCGIS_KEY).start()
-    try:
-        yield fake
-    finally:
-        fake.stop()
-
-
 @pytest.fixture
 def stack(fresh_db_factory, tmp_path, arcgis):
     """airflow standalone in a temporary home on a free port, against a fresh warehouse, geocoding on
