@@ -30,9 +30,9 @@ SET LOCAL jit = off;  -- these statements run once over many rows: compiling the
 {{ bulk.drop_constraints(['addresses', 'orders'], '(SELECT delta_bound FROM refresh_window)', indexes=True) }}
 {{ bulk.drop_constraints(['order_lines'], '(SELECT delta_bound FROM refresh_window)', keys=True) }}
 {% include 'ingest/refresh/customers.sql' %}
-{{ refresh.analyze_if_large('customers') }}
+{{ bulk.coarse_analyze('customers', '(SELECT large FROM refresh_window)') }}
 {% include 'ingest/refresh/addresses.sql' %}
-{{ refresh.analyze_if_large('addresses') }}
+{{ bulk.coarse_analyze('addresses', '(SELECT large FROM refresh_window)') }}
 {% include 'ingest/refresh/products.sql' %}
 {% include 'ingest/refresh/orders.sql' %}
 {{ refresh.scan_whole_delta(true) }}

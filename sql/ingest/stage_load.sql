@@ -80,18 +80,6 @@ LEFT JOIN raw_orders_csv loaded
       AND loaded.ordernumber = c.ordernumber AND loaded.orderlinenumber = c.orderlinenumber
 WHERE c.verdict IN ('conflict_loaded', 'conflict_in_file');
 
--- a bulk load: the planner needs to know how big raw_orders_csv has become (refresh_core reads it next).
--- A coarse sample is enough for that (3,000 rows instead of 30,000 over 25 text columns: about a
--- tenth of the cost, which was the largest fixed cost of staging); autovacuum refines it later.
-DO $analyze$
-DECLARE
-    target CONSTANT text := current_setting('default_statistics_target');
-BEGIN
-    IF {{ bulk.taken() }} THEN
-        PERFORM set_config('default_statistics_target', '10', true);
-        ANALYZE raw_orders_csv;
-        PERFORM set_config('default_statistics_target', target, true);
-    END IF;
-END
-$analyze$;
+-- a bulk load: the planner needs to know how big raw_orders_csv has become (refresh_core reads it next)
+{{ bulk.coarse_analyze('raw_orders_csv', bulk.taken()) }}
 {{ bulk.restore_constraints() }}

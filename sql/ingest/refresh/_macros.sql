@@ -39,20 +39,3 @@ RESET enable_mergejoin;
 {%- endif -%}
 {%- endmacro -%}
 
-{#- After a table is filled from a large delta, a coarse ANALYZE of it (3,000 rows sampled): the
-   statements that join it next plan on what it holds now, not on what it held before (a table
-   vacuumed while empty says 0 rows, and a nested loop over "0 rows" of 30,000 customers is 10^9
-   comparisons). The statistics are committed with the refresh; autovacuum refines them later. -#}
-{%- macro analyze_if_large(table) -%}
-DO $analyze$
-DECLARE
-    target CONSTANT text := current_setting('default_statistics_target');
-BEGIN
-    IF (SELECT large FROM refresh_window) THEN
-        PERFORM set_config('default_statistics_target', '10', true);
-        ANALYZE {{ table }};
-        PERFORM set_config('default_statistics_target', target, true);
-    END IF;
-END
-$analyze$;
-{%- endmacro -%}
