@@ -27,12 +27,13 @@ SET LOCAL jit = off;  -- these statements run once over many rows: compiling the
 -- a large delta takes the bulk path (see common/bulk_load.sql): the foreign keys of addresses,
 -- orders and order lines, and when the delta is at least as large as a table, its secondary
 -- indexes (and order lines' key: the other two are upserted into, by key)
-{{ bulk.drop_constraints(['addresses', 'orders'], '(SELECT delta_bound FROM refresh_window)', indexes=True) }}
-{{ bulk.drop_constraints(['order_lines'], '(SELECT delta_bound FROM refresh_window)', keys=True) }}
+{%- set delta_rows, large = '(SELECT delta_bound FROM refresh_window)', '(SELECT large FROM refresh_window)' %}
+{{ bulk.drop_constraints(['addresses', 'orders'], delta_rows, indexes=True) }}
+{{ bulk.drop_constraints(['order_lines'], delta_rows, keys=True) }}
 {% include 'ingest/refresh/customers.sql' %}
-{{ bulk.coarse_analyze('customers', '(SELECT large FROM refresh_window)') }}
+{{ bulk.coarse_analyze('customers', large) }}
 {% include 'ingest/refresh/addresses.sql' %}
-{{ bulk.coarse_analyze('addresses', '(SELECT large FROM refresh_window)') }}
+{{ bulk.coarse_analyze('addresses', large) }}
 {% include 'ingest/refresh/products.sql' %}
 {% include 'ingest/refresh/orders.sql' %}
 {{ refresh.scan_whole_delta(true) }}

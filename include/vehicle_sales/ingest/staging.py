@@ -237,6 +237,16 @@ class Plan:
     first_id: int
     known_orders: KnownOrders
 
+    def raw_id(self, line):
+        """The raw_id reserved for line ``line`` of the file (an int or an array of them; line 2 is
+        the first data line: see :func:`reserve_raw_ids`)."""
+        return self.first_id + line - 2
+
+    @property
+    def last_id(self) -> int:
+        """The last raw_id reserved for the file: its last data line's."""
+        return self.raw_id(self.capacity + 1)
+
 
 class AlreadyStaged(Exception):
     """Another run staged this very file while this one waited for the ingest lock: nothing to do."""
@@ -444,9 +454,7 @@ class Router:
             if self.export.stream_encoding is None:
                 codec, end = self.export.codec, b"\r" if self._crlf else b""
                 bodies = [strip_cr(b).decode(codec).encode("utf-8") + end for b in bodies]
-            prefixes = _prefixes(
-                first_line + take + (self.plan.first_id - 2), self.file_id, first_line + take
-            )
+            prefixes = _prefixes(self.plan.raw_id(first_line + take), self.file_id, first_line + take)
             taken = bodies if take.size == len(bodies) else map(bodies.__getitem__, take.tolist())
             self._direct.append(b"".join(chain.from_iterable(zip(prefixes, taken, repeat(b"\n")))))
             self.n_direct += take.size
@@ -462,7 +470,7 @@ class Router:
                     validate_record(record, self.export.positions, self.validator),
                     raw_text(record),
                 )
-            self._spool_csv.writerow((self.plan.first_id + line_no - 2, line_no, n_lines, *values, text))
+            self._spool_csv.writerow((self.plan.raw_id(line_no), line_no, n_lines, *values, text))
             self.n_spooled += 1
 
     def take_direct(self) -> bytes:
@@ -540,11 +548,11 @@ def settle(
 ) -> None:
     """Phase 5: order headers, conflicting texts, the counts and their balance, the file's record
     (uncommitted)."""
-    first, capacity = router.plan.first_id, router.plan.capacity
+    plan = router.plan
     moved = sql.run(
         conn,
         "ingest/stage_order_headers.sql",
-        {"file_id": file_id, "first_id": first, "last_id": first + capacity - 1},
+        {"file_id": file_id, "first_id": plan.first_id, "last_id": plan.last_id},
     ).fetchall()
     fill_raw_text(conn, export, {line: reject_id for line, _, reject_id in moved})
     header_lines = sum(n for _, n, _ in moved)

@@ -38,4 +38,3 @@ RESET enable_hashjoin;
 RESET enable_mergejoin;
 {%- endif -%}
 {%- endmacro -%}
-
