@@ -133,3 +133,65 @@ def test_concurrent_refreshes_are_serialised(db_url, tmp_path):
 @pytest.mark.parametrize("name", ["ingest/refresh_core.sql", "schema/create_schema.sql"])
 def test_sql_templates_render_without_airflow(name):
     assert "SELECT" in render_template(name, dag_id="d", run_id="r'x", task_id="t")
+
+
+# two address texts with one key (concat_ws skips the empty ADDRESSLINE2 of the first, the empty STATE
+# of the second): the address keeps the fields of whichever arrived first
+_SPLIT_A = {"ADDRESSLINE1": "1 Main", "ADDRESSLINE2": "", "CITY": "Paris", "STATE": "IDF"}
+_SPLIT_B = {"ADDRESSLINE1": "1 Main", "ADDRESSLINE2": "Paris", "CITY": "IDF", "STATE": ""}
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [(_SPLIT_A, _SPLIT_B, (None, "Paris", "IDF")), (_SPLIT_B, _SPLIT_A, ("Paris", "IDF", None))],
+    ids=["A-first", "B-first"],
+)
+def test_an_address_has_its_first_rows_fields_and_a_customer_its_latest_non_blank_contact(
+    fresh_db_factory, tmp_path, first, second, expected
+):
+    url = fresh_db_factory()
+    name = "Acme Models"
+    rows = [
+        row(ORDERNUMBER="10100", CUSTOMERNAME=name, CONTACTLASTNAME="Old", PHONE="555-0100", **first),
+        row(ORDERNUMBER="10101", CUSTOMERNAME=name, CONTACTLASTNAME="New", PHONE="", **second),
+        row(ORDERNUMBER="10102", CUSTOMERNAME=name, CONTACTLASTNAME="  ", PHONE="555-0199", **first),
+        row(ORDERNUMBER="10103", CUSTOMERNAME=name, CONTACTLASTNAME="", PHONE=" ", **second),
+    ]
+    with psycopg.connect(url) as c:
+        load_reference_data(c)
+        counts = ingest(c, write_csv(tmp_path / "split.csv", rows))
+        assert counts.loaded == 4, counts.summary()
+        refresh_core(c)
+        addresses = c.execute(
+            "SELECT a.sub_addr, a.city, a.region, a.source_key, count(*) OVER ()"
+            " FROM addresses a JOIN customers c USING (customer_id) WHERE c.company_name = %s",
+            (name,),
+        ).fetchall()
+        contact = c.execute(
+            "SELECT contact_last_name, phone FROM customers WHERE company_name = %s", (name,)
+        ).fetchone()
+        ship = c.execute(
+            "SELECT count(DISTINCT ship_addr_id), count(*) FROM orders WHERE ship_addr_id IS NOT NULL"
+        ).fetchone()
+    assert [a[:3] for a in addresses] == [expected] and addresses[0][4] == 1
+    assert addresses[0][3] == "1 Main|Paris|IDF|S-958 22|SWEDEN"
+    assert contact == ("New", "555-0199")  # the latest line where each is not blank
+    assert ship == (1, 4)  # every order ships to that one address
+
+
+def test_the_nonblank_macro_is_btrim_not_empty(conn):
+    """refresh.nonblank(x) decides by x's first character where it can: the same verdict as
+    btrim(x) <> '' on every text (NULL: not blank neither, a FILTER drops both)."""
+    from vehicle_sales.common.sql import environment
+
+    expr = (
+        environment()
+        .from_string("{% import 'ingest/refresh/_macros.sql' as refresh %}{{ refresh.nonblank('t') }}")
+        .render()
+    )
+    fixed = ["", " ", "   ", "a", " a", "a ", "\ta", "\t", "\u00a0", " \u00a0", "é", "\x7f", "!", "~ "]
+    texts = fixed + [None]
+    got = conn.execute(
+        f"SELECT t, {expr}, btrim(t) <> '' FROM unnest(%s::text[]) AS u(t)", (texts,)
+    ).fetchall()
+    assert [(t, want) for t, _, want in got] == [(t, mine) for t, mine, _ in got]

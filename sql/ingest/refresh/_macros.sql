@@ -8,6 +8,12 @@ concat_ws('|', nullif(btrim({{ r }}.addressline1), ''), nullif(btrim({{ r }}.add
           upper(nullif(btrim({{ r }}.country), '')))
 {%- endmacro -%}
 
+{#- Whether the text `x` is not blank: btrim(x) <> '' (NULL: not), decided by its first character when
+   that is printable and not a space (most texts: no copy made), else by btrim. -#}
+{%- macro nonblank(x) -%}
+(ascii({{ x }}) > 32 OR btrim({{ x }}) <> '')
+{%- endmacro -%}
+
 {#- The delta's rows: raw_orders_csv past the watermark. -#}
 {%- macro in_delta(r) -%}
 {{ r }}.raw_id > (SELECT after FROM refresh_window)
@@ -17,8 +23,10 @@ concat_ws('|', nullif(btrim({{ r }}.addressline1), ''), nullif(btrim({{ r }}.add
    table whatever the delta's size. For a large delta (refresh_window.large) a parallel sequential
    scan is several times faster than the index it would pick; for a small one, index probes are (an
    anti-join that hashes all order lines of the warehouse to check 10,000 new ones is not).
-   On (true): index scans and nested loops off for a large delta, hash and merge joins off for a
-   small one, while the whole-delta statements run; off (false): back to the session's settings.
+   On (true): index scans and nested loops off for a large delta, and its partial aggregates
+   gathered cheaply (guessing a third of the table, the planner would aggregate it in one process),
+   hash and merge joins off for a small one, while the whole-delta statements run; off (false):
+   back to the session's settings.
    (Nested loops off: order lines are checked against order_lines while it is being filled, and a
    table vacuumed while empty tells the planner it holds nothing: a nested loop over it rescans
    every row the statement has added so far, for each row it adds.) -#}
@@ -28,7 +36,8 @@ SELECT set_config('enable_indexscan', CASE WHEN large THEN 'off' ELSE current_se
        set_config('enable_bitmapscan', CASE WHEN large THEN 'off' ELSE current_setting('enable_bitmapscan') END, true),
        set_config('enable_nestloop', CASE WHEN large THEN 'off' ELSE current_setting('enable_nestloop') END, true),
        set_config('enable_hashjoin', CASE WHEN large THEN current_setting('enable_hashjoin') ELSE 'off' END, true),
-       set_config('enable_mergejoin', CASE WHEN large THEN current_setting('enable_mergejoin') ELSE 'off' END, true)
+       set_config('enable_mergejoin', CASE WHEN large THEN current_setting('enable_mergejoin') ELSE 'off' END, true),
+       set_config('parallel_tuple_cost', CASE WHEN large THEN '0.001' ELSE current_setting('parallel_tuple_cost') END, true)
 FROM refresh_window;
 {%- else -%}
 RESET enable_indexscan;
@@ -36,5 +45,6 @@ RESET enable_bitmapscan;
 RESET enable_nestloop;
 RESET enable_hashjoin;
 RESET enable_mergejoin;
+RESET parallel_tuple_cost;
 {%- endif -%}
 {%- endmacro -%}

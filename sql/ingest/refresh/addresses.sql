@@ -1,13 +1,12 @@
 -- refresh_core, addresses: new arrival texts become new address rows; an unknown country leaves
 -- country_code NULL (counted as unknown_country)
 WITH src AS (
-    SELECT c.customer_id, p.source_key, nullif(btrim(r.addressline1), '') AS addressline1,
-           nullif(btrim(r.addressline2), '') AS addressline2, nullif(btrim(r.city), '') AS city,
-           nullif(btrim(r.state), '') AS state, nullif(btrim(r.postalcode), '') AS postalcode, a.alpha3
-    FROM pick_address p
-    JOIN raw_orders_csv r ON r.raw_id = p.raw_id
+    SELECT c.customer_id, p.source_key, nullif(btrim(p.addressline1), '') AS addressline1,
+           nullif(btrim(p.addressline2), '') AS addressline2, nullif(btrim(p.city), '') AS city,
+           nullif(btrim(p.state), '') AS state, nullif(btrim(p.postalcode), '') AS postalcode, a.alpha3
+    FROM pick_address p  -- (its first row's fields)
     JOIN customers c ON c.company_name = p.customername
-    LEFT JOIN iso_country_aliases a ON a.alias = upper(nullif(btrim(r.country), ''))
+    LEFT JOIN iso_country_aliases a ON a.alias = upper(nullif(btrim(p.country), ''))
     ORDER BY p.raw_id  -- ids in the order the rows arrived
 ), inserted AS (
     INSERT INTO addresses (customer_id, source_key, st_addr, sub_addr, city, region, postal_code, country_code)

@@ -1,39 +1,50 @@
 -- refresh_core, the representative raw row of each entity in the delta, picked by raw_id with a hash
--- aggregate (no sort): a customer's latest rows with a contact and a phone carry its current
--- ones, a product's latest with a line and an MSRP carry those (a blank never erases a value);
--- an address text's first row and an order's first row carry theirs.
+-- aggregate (the delta is never sorted): a customer's latest rows with a contact and a phone carry
+-- its current ones, a product's latest with a line and an MSRP carry those (a blank never erases a
+-- value); an address text's first row and an order's first row carry theirs.
 {{ refresh.scan_whole_delta(true) }}
 
 -- (each groups the raw texts first, as they stand, and normalises the few distinct ones after)
+-- a customer's name and address texts as they stand, in one pass over the delta (a parallel hash
+-- aggregate): their first and latest rows, and the latest where each contact field is not blank
+CREATE TEMP TABLE pick_grain ON COMMIT DROP AS
+SELECT r.customername, r.addressline1, r.addressline2, r.city, r.state, r.postalcode, r.country,
+       min(r.raw_id) AS first_raw_id, max(r.raw_id) AS raw_id,
+       max(r.raw_id) FILTER (WHERE {{ refresh.nonblank('r.contactlastname') }}) AS lastname_raw_id,
+       max(r.raw_id) FILTER (WHERE {{ refresh.nonblank('r.contactfirstname') }}) AS firstname_raw_id,
+       max(r.raw_id) FILTER (WHERE {{ refresh.nonblank('r.phone') }}) AS phone_raw_id
+FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }}
+GROUP BY 1, 2, 3, 4, 5, 6, 7;
+
 -- a customer is its name's identity (identity_text: Unicode form, invisible characters, spaces);
 -- each of its fields comes from the latest line where it is not blank: a blank never erases
 CREATE TEMP TABLE pick_name ON COMMIT DROP AS
 SELECT g.customername AS raw_name, identity_text(g.customername) AS customername, g.raw_id,
        g.lastname_raw_id, g.firstname_raw_id, g.phone_raw_id
-FROM (SELECT r.customername, max(r.raw_id) AS raw_id,
-             max(r.raw_id) FILTER (WHERE btrim(r.contactlastname) <> '') AS lastname_raw_id,
-             max(r.raw_id) FILTER (WHERE btrim(r.contactfirstname) <> '') AS firstname_raw_id,
-             max(r.raw_id) FILTER (WHERE btrim(r.phone) <> '') AS phone_raw_id
-      FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }} GROUP BY 1) g;
+FROM (SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastname_raw_id,
+             max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
+      FROM pick_grain GROUP BY 1) g;
 
 CREATE TEMP TABLE pick_customer ON COMMIT DROP AS
 SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastname_raw_id,
        max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
 FROM pick_name
-GROUP BY 1;
+GROUP BY 1
+ORDER BY lastname_raw_id;  -- customers.sql looks these rows up in this order: through the table, not at random
 
+-- an address is its customer and its text's key; its first row carries its fields
 CREATE TEMP TABLE pick_address ON COMMIT DROP AS
-SELECT identity_text(g.customername) AS customername, {{ refresh.source_key('g') }} AS source_key, min(g.raw_id) AS raw_id
-FROM (SELECT r.customername, r.addressline1, r.addressline2, r.city, r.state, r.postalcode, r.country,
-             min(r.raw_id) AS raw_id
-      FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }} GROUP BY 1, 2, 3, 4, 5, 6, 7) g
-GROUP BY 1, 2;
+SELECT DISTINCT ON (customername, source_key) *
+FROM (SELECT n.customername, {{ refresh.source_key('g') }} AS source_key, g.first_raw_id AS raw_id,
+             g.addressline1, g.addressline2, g.city, g.state, g.postalcode, g.country
+      FROM pick_grain g JOIN pick_name n ON n.raw_name = g.customername) a
+ORDER BY customername, source_key, raw_id;
 
 CREATE TEMP TABLE pick_product ON COMMIT DROP AS
 SELECT btrim(g.productcode) AS productcode, max(g.raw_id) AS raw_id, max(g.line_raw_id) AS line_raw_id,
        max(g.msrp_raw_id) AS msrp_raw_id
 FROM (SELECT r.productcode, max(r.raw_id) AS raw_id,
-             max(r.raw_id) FILTER (WHERE btrim(r.productline) <> '') AS line_raw_id,
+             max(r.raw_id) FILTER (WHERE {{ refresh.nonblank('r.productline') }}) AS line_raw_id,
              max(r.raw_id) FILTER (WHERE r.msrp IS NOT NULL) AS msrp_raw_id
       FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }} GROUP BY 1) g
 GROUP BY 1;
@@ -44,5 +55,6 @@ SELECT r.ordernumber, min(r.raw_id) AS raw_id, count(*) AS n_lines
 FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }}
 GROUP BY 1;
 
--- their sizes, for the joins that follow (without statistics the planner hashes all of raw_orders_csv)
-ANALYZE pick_name, pick_customer, pick_address, pick_product, pick_order;
+-- their sizes, for the joins that follow (without statistics the planner hashes all of raw_orders_csv):
+-- their sizes are what matters, a small sample tells them
+{{ bulk.coarse_analyze('pick_name, pick_customer, pick_address, pick_product, pick_order', 'true') }}
