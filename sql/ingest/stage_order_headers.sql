@@ -7,15 +7,17 @@
 -- raw_ids reserved for the file (its rows are found through the key: a small file added to a large
 -- warehouse reads its own rows, not the whole table).
 -- Returns, per rejected line: its line number, how many physical lines it spans, its reject_id.
+-- (the distinct headers are gathered from parallel workers: cheap to pass on, however many)
+SELECT set_config('parallel_tuple_cost', '0.001', true);
 CREATE TEMP TABLE stage_header_conflicts ON COMMIT DROP AS
-WITH suspects AS (  -- orders whose lines' header texts differ at all (one hash aggregate)
+WITH suspects AS (  -- orders whose lines' header texts differ at all (hash aggregates, in parallel;
+                    -- the three are required: never NULL)
     SELECT ordernumber
-    FROM raw_orders_csv
-    WHERE raw_id BETWEEN %(first_id)s AND %(last_id)s AND source_file_id = %(file_id)s
+    FROM (SELECT DISTINCT ordernumber, customername, orderdate, status
+          FROM raw_orders_csv
+          WHERE raw_id BETWEEN %(first_id)s AND %(last_id)s AND source_file_id = %(file_id)s) h
     GROUP BY ordernumber
     HAVING count(*) > 1
-       AND (min(customername) <> max(customername) OR min(orderdate) <> max(orderdate)
-            OR min(status) <> max(status))
 ), lines AS (
     SELECT r.*, identity_text(r.customername) AS customer,
            first_value(r.raw_id) OVER w AS first_raw_id,
@@ -48,6 +50,7 @@ SELECT raw_id, source_line, ordernumber, orderlinenumber, first_raw_id,
                        THEN format('STATUS %%s (line %%s: %%s)', status, first_line, first_status) END)) AS reason
 FROM lines
 WHERE (customer, orderdate, status) IS DISTINCT FROM (first_customer, first_date, first_status);
+RESET parallel_tuple_cost;
 
 -- rejects of this file pointing at a line that leaves keep their text, lose the pointer
 UPDATE raw_orders_rejects j SET conflicting_raw_id = NULL
