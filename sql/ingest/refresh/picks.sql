@@ -25,12 +25,13 @@ FROM (SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastna
              max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
       FROM pick_grain GROUP BY 1) g;
 
+-- (in the order of the rows customers.sql looks up: through the table, not at random)
 CREATE TEMP TABLE pick_customer ON COMMIT DROP AS
 SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastname_raw_id,
        max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
 FROM pick_name
 GROUP BY 1
-ORDER BY lastname_raw_id;  -- customers.sql looks these rows up in this order: through the table, not at random
+ORDER BY lastname_raw_id;
 
 -- an address is its customer and its text's key; its first row carries its fields
 CREATE TEMP TABLE pick_address ON COMMIT DROP AS
@@ -55,6 +56,6 @@ SELECT r.ordernumber, min(r.raw_id) AS raw_id, count(*) AS n_lines
 FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }}
 GROUP BY 1;
 
--- their sizes, for the joins that follow (without statistics the planner hashes all of raw_orders_csv):
--- their sizes are what matters, a small sample tells them
+-- their sizes, for the joins that follow (without statistics the planner hashes all of raw_orders_csv;
+-- a small sample tells them)
 {{ bulk.coarse_analyze('pick_name, pick_customer, pick_address, pick_product, pick_order', 'true') }}
