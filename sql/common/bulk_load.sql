@@ -21,6 +21,11 @@ No '%' in here: the macros serve operator templates and psycopg scripts alike.
 -#}
 {%- set threshold = 50000 -%}
 
+{#- parallel_tuple_cost (default 0.1) for a statement that gathers many partial groups from its
+   parallel workers over a large load: at the default the planner, which guesses a third of the
+   rows, aggregates in one process; passing a group on is cheap next to hashing the rows. -#}
+{%- set cheap_gather = '0.001' -%}
+
 {#- The threshold, as an SQL expression (the setting, else the default). -#}
 {%- macro threshold_sql() -%}
 coalesce(nullif(current_setting('vehicle_sales.bulk_threshold', true), '')::bigint, {{ threshold }})

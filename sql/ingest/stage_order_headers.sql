@@ -7,8 +7,9 @@
 -- raw_ids reserved for the file (its rows are found through the key: a small file added to a large
 -- warehouse reads its own rows, not the whole table).
 -- Returns, per rejected line: its line number, how many physical lines it spans, its reject_id.
+{% import 'common/bulk_load.sql' as bulk %}
 -- (the distinct headers are gathered from parallel workers: cheap to pass on, however many)
-SELECT set_config('parallel_tuple_cost', '0.001', true);
+SELECT set_config('parallel_tuple_cost', '{{ bulk.cheap_gather }}', true);
 CREATE TEMP TABLE stage_header_conflicts ON COMMIT DROP AS
 WITH suspects AS (  -- orders whose lines' header texts differ at all (hash aggregates, in parallel;
                     -- the three are required: never NULL)

@@ -1,4 +1,5 @@
 {#- Macros of refresh_core, imported as `refresh`. -#}
+{% import 'common/bulk_load.sql' as bulk %}
 
 {#- The key of an address: the text it arrived with, each part trimmed (empty = NULL), joined by '|'
    (see V002: geocoding may standardise the address fields, the key stays). `r`: a raw_orders_csv row. -#}
@@ -37,7 +38,7 @@ SELECT set_config('enable_indexscan', CASE WHEN large THEN 'off' ELSE current_se
        set_config('enable_nestloop', CASE WHEN large THEN 'off' ELSE current_setting('enable_nestloop') END, true),
        set_config('enable_hashjoin', CASE WHEN large THEN current_setting('enable_hashjoin') ELSE 'off' END, true),
        set_config('enable_mergejoin', CASE WHEN large THEN current_setting('enable_mergejoin') ELSE 'off' END, true),
-       set_config('parallel_tuple_cost', CASE WHEN large THEN '0.001' ELSE current_setting('parallel_tuple_cost') END, true)
+       set_config('parallel_tuple_cost', CASE WHEN large THEN '{{ bulk.cheap_gather }}' ELSE current_setting('parallel_tuple_cost') END, true)
 FROM refresh_window;
 {%- else -%}
 RESET enable_indexscan;
