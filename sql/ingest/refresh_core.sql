@@ -31,9 +31,9 @@ SET LOCAL jit = off;  -- these statements run once over many rows: compiling the
 {{ bulk.drop_constraints(['addresses', 'orders'], delta_rows, indexes=True) }}
 {{ bulk.drop_constraints(['order_lines'], delta_rows, keys=True) }}
 {% include 'ingest/refresh/customers.sql' %}
-{{ bulk.coarse_analyze('customers', large) }}
+{{ bulk.coarse_analyze('customers (customer_id, company_name)', large) }}
 {% include 'ingest/refresh/addresses.sql' %}
-{{ bulk.coarse_analyze('addresses', large) }}
+{{ bulk.coarse_analyze('addresses (address_id, customer_id, source_key)', large) }}
 {% include 'ingest/refresh/products.sql' %}
 {% include 'ingest/refresh/orders.sql' %}
 {{ refresh.scan_whole_delta(true) }}

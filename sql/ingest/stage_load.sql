@@ -81,5 +81,6 @@ LEFT JOIN raw_orders_csv loaded
 WHERE c.verdict IN ('conflict_loaded', 'conflict_in_file');
 
 -- a bulk load: the planner needs to know how big raw_orders_csv has become (refresh_core reads it next)
-{{ bulk.coarse_analyze('raw_orders_csv', bulk.taken()) }}
+{{ bulk.coarse_analyze('raw_orders_csv (raw_id, source_file_id, ordernumber, orderlinenumber, customername, productcode)',
+                       bulk.taken()) }}
 {{ bulk.restore_constraints() }}

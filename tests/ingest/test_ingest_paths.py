@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import random
+import time
 
 import numpy as np
 import psycopg
@@ -278,6 +279,68 @@ def test_a_bulk_refresh_after_the_core_tables_were_vacuumed_empty_is_not_quadrat
     assert touched["order_lines"][1] == 3000
     for table, (blocks, rows, pages) in touched.items():
         assert blocks <= 3 * rows + 20 * pages, (table, touched)
+
+
+def test_a_bulk_load_counts_its_rows_for_the_planner_and_leaves_the_full_analysis_to_autovacuum(
+    fresh_db_factory, tmp_path
+):
+    """The bulk path's coarse ANALYZE: the planner knows how many rows raw_orders_csv and the core
+    tables hold as soon as the load commits, with statistics on the columns the next statements join
+    on, and nothing more (a full ANALYZE of 28 columns cost three times as much); autovacuum still owes
+    each table its full analysis (a partial one leaves the count of changes as it was)."""
+    from devtools.sample_data import write_csv as write_sample
+
+    url = fresh_db_factory()
+    path = write_sample(tmp_path / "orders.csv", n_lines=3000, seed=3, n_customers=300)
+    tables = ("raw_orders_csv", "customers", "addresses")
+    with psycopg.connect(url) as c:
+        for table in tables:  # (not in this test's few seconds: it would analyse every column)
+            c.execute(f"ALTER TABLE {table} SET (autovacuum_enabled = false)")
+        c.execute("SELECT set_config('vehicle_sales.bulk_threshold', '1000', false)")
+        load_reference_data(c)
+        assert ingest(c, path).loaded == 3000
+        refresh_core(c)
+        c.execute("SELECT pg_stat_force_next_flush()")
+        c.commit()
+    with psycopg.connect(url, autocommit=True) as c:
+        held = {t: c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+        rows = dict(
+            c.execute(
+                "SELECT relname::text, reltuples::bigint FROM pg_class WHERE relname = ANY(%s)",
+                (list(tables),),
+            ).fetchall()
+        )
+        analysed = {
+            t: {a for (a,) in c.execute("SELECT attname FROM pg_stats WHERE tablename = %s", (t,))}
+            for t in tables
+        }
+        changes = {}
+        for _ in range(40):  # the statistics of the loading session reach the others when it is idle
+            c.execute("SELECT pg_stat_clear_snapshot()")
+            changes = dict(
+                c.execute(
+                    "SELECT relname::text, n_mod_since_analyze FROM pg_stat_user_tables WHERE relname = ANY(%s)",
+                    (list(tables),),
+                ).fetchall()
+            )
+            if all(changes.get(t) for t in tables):
+                break
+            time.sleep(0.1)
+    assert held["raw_orders_csv"] == 3000 and held["customers"] > 200
+    assert rows == held
+    assert analysed == {
+        "raw_orders_csv": {
+            "raw_id",
+            "source_file_id",
+            "ordernumber",
+            "orderlinenumber",
+            "customername",
+            "productcode",
+        },
+        "customers": {"customer_id", "company_name"},
+        "addresses": {"address_id", "customer_id", "source_key"},
+    }
+    assert changes == held
 
 
 def test_a_small_file_into_a_larger_warehouse_looks_its_orders_up_on_the_side(conn, tmp_path):

@@ -58,4 +58,5 @@ GROUP BY 1;
 
 -- their sizes, for the joins that follow (without statistics the planner hashes all of raw_orders_csv;
 -- a small sample tells them)
-{{ bulk.coarse_analyze('pick_name, pick_customer, pick_address, pick_product, pick_order', 'true') }}
+{{ bulk.coarse_analyze('pick_name (raw_name, customername), pick_customer (lastname_raw_id), pick_address (customername, country),'
+                       ' pick_product (productcode), pick_order (raw_id)', 'true') }}
