@@ -114,6 +114,18 @@ def test_high_byte_words_are_the_words_the_regular_expression_finds():
         data = bytes(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
         limit = rng.randint(1, 6)
         assert high_byte_words(data, limit) == by_regex(data, limit), (data, limit)
+    # words about as long as the 32 bytes compared in numpy, shorter and longer, repeated (the
+    # numpy search keeps each short word's first occurrence only)
+    words = [
+        bytes(rng.choice(b"aZ\x80\xe9") for _ in range(rng.choice([1, 7, 8, 31, 32, 33, 40, 70])))
+        for _ in range(40)
+    ]
+    for _ in range(500):
+        data = b"".join(
+            rng.choice(words) + rng.choice([b" ", b",", b"1", b"\n"]) for _ in range(rng.randint(0, 30))
+        )
+        limit = rng.randint(1, 30)
+        assert high_byte_words(data, limit) == by_regex(data, limit), (data, limit)
     export = "Berguvsvägen 8,Luleå,Åsa Ñandú\r\n".encode("cp1252") * 50
     assert (
         high_byte_words(export)
