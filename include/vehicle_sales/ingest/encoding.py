@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from vehicle_sales.common.errors import ConfigError
+from vehicle_sales.ingest.screen import first_rows
 
 CANDIDATES = ("utf-8", "cp1252", "cp850", "latin-1")
 SUPPORTED_OVERRIDES_HINT = "utf-8, utf-8-sig, cp1252, cp850, latin-1 or any Python codec name"
@@ -30,7 +30,6 @@ _WORD_WITH_HIGH_BYTES = re.compile(rb"[A-Za-z\x80-\xff]*[\x80-\xff][A-Za-z\x80-\
 _WORD_BYTE = np.zeros(256, dtype=bool)  # the bytes of such words: ASCII letters, bytes >= 0x80
 _WORD_BYTE[[*range(65, 91), *range(97, 123), *range(128, 256)]] = True
 _MAX_WORDS = 20_000
-_MIX = np.uint64(0x9E3779B97F4A7C15)
 _SHORT_WORD = 32  # bytes: words up to this long are told apart in numpy (a multiple of 8)
 
 
@@ -121,10 +120,10 @@ def high_byte_words(data: bytes, limit: int = _MAX_WORDS) -> list[bytes]:
     first = np.ones(starts.size, dtype=bool)
     first[1:] = starts[1:] != starts[:-1]  # one entry per word occurrence
     starts, ends = starts[first], ends[first]
-    # an export repeats its words: keep each short word's first occurrence (found by a hash of its
-    # bytes, padded with zeros, which no word holds, and its length; then compared exactly: a word
-    # whose hash another word has is kept too), so that the loop below sees each distinct word about
-    # once instead of every occurrence (5,000 a megabyte)
+    # an export repeats its words: keep each short word's first occurrence (by a hash of its bytes,
+    # padded with zeros, which no word holds; then compared exactly: a word whose hash another word
+    # has is kept too), so that the loop below sees each distinct word about once instead of every
+    # occurrence (5,000 a megabyte)
     lengths = ends - starts
     short = np.flatnonzero(lengths <= _SHORT_WORD)
     if short.size:
@@ -132,14 +131,7 @@ def high_byte_words(data: bytes, limit: int = _MAX_WORDS) -> list[bytes]:
             np.concatenate([a, np.zeros(_SHORT_WORD, dtype=np.uint8)]), _SHORT_WORD
         )
         padded = window[starts[short]] * (np.arange(_SHORT_WORD) < lengths[short, None])
-        rows = np.column_stack([padded.view(np.uint64), lengths[short].astype(np.uint64)])
-        h = np.zeros(short.size, dtype=np.uint64)
-        for j in range(rows.shape[1]):
-            h = h * _MIX + rows[:, j]
-        inverse, uniques = pd.factorize(h)
-        firsts = np.empty(uniques.size, dtype=np.int64)
-        firsts[inverse[::-1]] = np.arange(short.size)[::-1]  # each hash's first occurrence
-        same = (rows == rows[firsts[inverse]]).all(axis=1)  # exactly that word: no hash collision
+        _, firsts, same = first_rows(padded)
         keep = np.ones(starts.size, dtype=bool)
         keep[short[same]] = False
         keep[short[firsts]] = True

@@ -75,6 +75,17 @@ def _row_hashes(b: np.ndarray) -> np.ndarray:
     return h
 
 
+def first_rows(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct rows of a (n, width) uint8 array (width a multiple of 8), found by hash: for each
+    row the number of its hash (``inverse``), each hash's first row (``first``), and whether the row
+    is exactly its hash's first row (``same``: False only on a hash collision)."""
+    inverse, uniques = pd.factorize(_row_hashes(b))
+    first = np.empty(uniques.size, dtype=np.int64)
+    first[inverse[::-1]] = np.arange(inverse.size)[::-1]
+    words = np.ascontiguousarray(b).view(np.uint64)
+    return inverse, first, (words == words[first[inverse]]).all(axis=1)
+
+
 @dataclass(frozen=True)
 class Screened:
     """The verdict on each line of a chunk: ``ok`` (COPY as it stands), ``blank`` (empty line), and for
@@ -322,12 +333,8 @@ class Screen:
         lengths = span[rows]
         width = -(-int(lengths.max()) // 8) * 8 or 8
         b, _ = self._gather(a, fs[rows], lengths, width)
-        words = b.view(np.uint64)
-        inverse, uniques = pd.factorize(_row_hashes(b))
-        first = np.empty(uniques.size, dtype=np.int64)
-        first[inverse[::-1]] = np.arange(inverse.size)[::-1]  # each distinct text's first row
-        rep = first[inverse]
-        same = (words == words[rep]).all(axis=1) & (lengths == lengths[rep])  # exact: no hash collision
+        inverse, first, same = first_rows(b)  # each distinct text's first row
+        same &= lengths == lengths[first[inverse]]  # exact: no hash collision
         ok_u = np.zeros(first.size, dtype=bool)
         for u, r in enumerate(first.tolist()):
             try:
