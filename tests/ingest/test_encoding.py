@@ -126,6 +126,11 @@ def test_high_byte_words_are_the_words_the_regular_expression_finds():
         )
         limit = rng.randint(1, 30)
         assert high_byte_words(data, limit) == by_regex(data, limit), (data, limit)
+    # words that differ in one byte only, anywhere up to the bound and past it
+    stem = "Ä" + "a" * 40
+    twins = [(stem[:n] + end).encode("cp1252") for n in (1, 8, 15, 23, 30, 31, 32, 40) for end in "bcé"]
+    data = b" ".join(twins * 3)
+    assert high_byte_words(data) == by_regex(data, 20_000) == twins
     export = "Berguvsvägen 8,Luleå,Åsa Ñandú\r\n".encode("cp1252") * 50
     assert (
         high_byte_words(export)
