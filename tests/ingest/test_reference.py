@@ -1,0 +1,51 @@
+"""ISO reference data: loaded once, then left alone while in place, and repaired when it is not."""
+
+from __future__ import annotations
+
+from vehicle_sales.ingest.reference import alias_rows, in_place, iso_countries, load_reference_data
+
+CONTENT = (
+    "SELECT (SELECT array_agg((alpha3, alpha2, name)::text ORDER BY alpha3) FROM iso_country_codes),"
+    "       (SELECT array_agg((alias, alpha3)::text ORDER BY alias) FROM iso_country_aliases)"
+)
+
+
+def test_reference_data_is_skipped_while_in_place_and_repaired_when_edited(conn):
+    countries = iso_countries()
+    aliases = alias_rows(countries)
+    assert not in_place(conn, countries, aliases)
+    first = load_reference_data(conn)
+    assert (first.countries_changed, first.aliases_changed) == (len(countries), len(aliases))
+    loaded = conn.execute(CONTENT).fetchone()
+    assert in_place(conn, countries, aliases)
+    again = load_reference_data(conn)
+    assert (again.countries, again.countries_changed, again.aliases, again.aliases_changed) == (
+        len(countries),
+        0,
+        len(aliases),
+        0,
+    )
+
+    # a row added by hand is not the loader's: it stays, and the reference rows are still in place
+    conn.execute("INSERT INTO iso_country_aliases VALUES ('NORGE', 'NOR')")
+    conn.commit()
+    assert in_place(conn, countries, aliases)
+
+    # each kind of edit makes the reference rows not in place, and the next load puts them back
+    edits = [
+        "UPDATE iso_country_codes SET name = 'Norway!' WHERE alpha3 = 'NOR'",
+        "UPDATE iso_country_codes SET alpha2 = NULL WHERE alpha3 = 'SWE'",
+        "DELETE FROM iso_country_aliases WHERE alias = 'UK'",
+        "UPDATE iso_country_aliases SET alpha3 = 'CAN' WHERE alias = 'USA'",
+        "UPDATE iso_country_aliases SET alpha3 = NULL WHERE alias = 'HOLLAND'",
+    ]
+    for edit in edits:
+        conn.execute(edit)
+        conn.commit()
+        assert not in_place(conn, countries, aliases), edit
+        repaired = load_reference_data(conn)
+        assert repaired.countries_changed + repaired.aliases_changed == 1, edit
+        assert in_place(conn, countries, aliases), edit
+    conn.execute("DELETE FROM iso_country_aliases WHERE alias = 'NORGE'")
+    conn.commit()
+    assert conn.execute(CONTENT).fetchone() == loaded
