@@ -85,15 +85,13 @@ def score_decoding(words: list[bytes], codec: str) -> int | None:
     return total
 
 
-def _word_bounds(a: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _word_bounds(a: np.ndarray, windows: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and end (exclusive) of the word around each high byte of ``a``: the nearest byte on each
-    side that is not a word byte. Looked for within _SHORT_WORD bytes of it (a zero pads the data's
-    edges, and is no word byte); when a word goes on further, in all the bytes."""
+    side that is not a word byte. Looked for within _SHORT_WORD bytes of it, in ``windows`` (see
+    :func:`_windows`: a zero pads the data's edges, and is no word byte); when a word goes on further,
+    in all the bytes."""
     w = _SHORT_WORD
-    around = np.lib.stride_tricks.sliding_window_view(
-        np.concatenate([np.zeros(w, dtype=np.uint8), a, np.zeros(w, dtype=np.uint8)]), 2 * w + 1
-    )[high]  # a[h - w : h + w + 1] for each high byte h
-    word = _WORD_BYTE[around]
+    word = _WORD_BYTE[windows[high]]  # a[h - w : h + w + 1] for each high byte h
     left, right = ~word[:, w - 1 :: -1], ~word[:, w + 1 :]  # the bytes before h, nearest first; after h
     if left.any(axis=1).all() and right.any(axis=1).all():
         return high - np.argmax(left, axis=1), high + 1 + np.argmax(right, axis=1)
@@ -101,6 +99,13 @@ def _word_bounds(a: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, np.ndarra
     k = np.searchsorted(gaps, high)
     padded = np.concatenate([[-1], gaps, [a.size]])  # a word may start the data or end it
     return padded[k] + 1, padded[k + 1]
+
+
+def _windows(a: np.ndarray) -> np.ndarray:
+    """Row i: the 2 * _SHORT_WORD + 1 bytes of ``a`` from i - _SHORT_WORD, zeros past its edges."""
+    w = _SHORT_WORD
+    padded = np.concatenate([np.zeros(w, dtype=np.uint8), a, np.zeros(w, dtype=np.uint8)])
+    return np.lib.stride_tricks.sliding_window_view(padded, 2 * w + 1)
 
 
 def high_byte_words(data: bytes, limit: int = _MAX_WORDS) -> list[bytes]:
@@ -116,7 +121,8 @@ def high_byte_words(data: bytes, limit: int = _MAX_WORDS) -> list[bytes]:
     high = np.flatnonzero(a >= 0x80)
     if high.size == 0:
         return []
-    starts, ends = _word_bounds(a, high)
+    windows = _windows(a)
+    starts, ends = _word_bounds(a, windows, high)
     first = np.ones(starts.size, dtype=bool)
     first[1:] = starts[1:] != starts[:-1]  # one entry per word occurrence
     starts, ends = starts[first], ends[first]
@@ -127,10 +133,8 @@ def high_byte_words(data: bytes, limit: int = _MAX_WORDS) -> list[bytes]:
     lengths = ends - starts
     short = np.flatnonzero(lengths <= _SHORT_WORD)
     if short.size:
-        window = np.lib.stride_tricks.sliding_window_view(
-            np.concatenate([a, np.zeros(_SHORT_WORD, dtype=np.uint8)]), _SHORT_WORD
-        )
-        padded = window[starts[short]] * (np.arange(_SHORT_WORD) < lengths[short, None])
+        head = windows[starts[short], _SHORT_WORD:-1]  # the _SHORT_WORD bytes from each start
+        padded = head * (np.arange(_SHORT_WORD) < lengths[short, None])
         _, firsts, same = first_rows(padded)
         keep = np.ones(starts.size, dtype=bool)
         keep[short[same]] = False
