@@ -41,6 +41,11 @@ def test_ingest_benchmark_runs_its_steps_and_a_dag_run_on_a_small_file(pg_server
     assert steps["lines"] == 2000 and steps["copy_s"] > 0 and steps["full"]["lines"] == 2000
     assert all(steps["full"][k] >= 0 for k in ("download", "stage", "reference", "refresh"))
     assert steps["incremental_1pct"]["lines"] == 20
+    # where the time went: this process's CPU always, the server's when it runs here (it does in tests)
+    cpu = steps["full"]["cpu"]
+    assert set(cpu) == {"download", "stage", "reference", "refresh", "total"}
+    assert cpu["total"]["python_cpu_s"] > 0 and cpu["total"]["server_cpu_s"] > 0
+    assert steps["server_cpu_ratio"] > 0 and steps["copy_server_cpu_s"] is not None
     (dag,) = result["dag"]
     assert set(dag["tasks_full"]) == {"download_raw", "stage_raw", "load_reference_data", "refresh_core"}
     assert all(v > 0 for v in dag["tasks_full"].values())
