@@ -108,12 +108,16 @@ def copy_ceiling(conn, path: Path, pg_encoding: str, server_cpu: list | None = N
     return meter.steps["copy"]["wall_s"]
 
 
+def _median(values: list[float]) -> float:
+    """The middle value (the upper one of an even count), as the ceiling has always been taken."""
+    return sorted(values)[len(values) // 2]
+
+
 def ceiling(samples: list[float]) -> dict:
     """The ceiling of a run: the median of its COPY samples, taken before and after the work they
     bound (the machine's speed drifts within a run: one sample can be lucky or unlucky), and all of
     them."""
-    ordered = sorted(samples)
-    return {"copy_s": round(ordered[len(ordered) // 2], 3), "copy_samples": [round(x, 3) for x in samples]}
+    return {"copy_s": round(_median(samples), 3), "copy_samples": [round(x, 3) for x in samples]}
 
 
 def steps(conn, path: Path, label: str) -> dict:
@@ -169,7 +173,7 @@ def one_size(lines: int) -> dict:
         result["incremental_1pct"] = steps(conn, delta, "incremental")
         samples.append(copy_ceiling(conn, full, pg_encoding, server_cpu))
         result.update(ceiling(samples))
-        result["copy_server_cpu_s"] = sorted(server_cpu)[len(server_cpu) // 2] if server_cpu else None
+        result["copy_server_cpu_s"] = _median(server_cpu) if server_cpu else None
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["ratio"] = round(result["full"]["total"] / result["copy_s"], 2)
     result["incremental_share"] = round(result["incremental_1pct"]["total"] / result["full"]["total"], 4)
