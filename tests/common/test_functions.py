@@ -44,3 +44,16 @@ def test_identity_text_shortcut_gives_what_the_full_definition_gives(conn):
     assert got["Mini  Gifts"] == got["Mini\u00a0Gifts"] == got["Mini\tGifts"] == "Mini Gifts"
     assert got["Mini\u200bGifts"] == "MiniGifts" and got["\ufb01ne Models"] == "fine Models"
     assert got["   "] is None and got[""] is None
+
+
+def test_identity_text_is_inlined_into_the_query_and_keeps_null(conn):
+    """The planner puts identity_text's body into the calling query (no function call per name: it
+    must not be STRICT for that), and a NULL name still has no identity."""
+    assert conn.execute("SELECT identity_text(NULL), identity_text('')").fetchone() == (None, None)
+    plan = "\n".join(
+        r[0]
+        for r in conn.execute(
+            "EXPLAIN VERBOSE SELECT identity_text(t) FROM (VALUES ('Mini Gifts'), (NULL)) AS v(t)"
+        ).fetchall()
+    )
+    assert "identity_text" not in plan and "normalize" in plan.lower(), plan
