@@ -218,10 +218,43 @@ def _nothing_staged(file_id: int, why: str) -> dict[str, Any]:
     return {"file_id": file_id, "read": 0, "loaded": 0, "duplicate": 0, "rejected": 0}
 
 
+def _stage_fingerprinted(context, cfg: PipelineConfig, spec, fetched: dict[str, Any]):
+    """The file download_raw fingerprinted, staged: (encoding choice, counts). Its sha256 is checked
+    while PostgreSQL finishes the staging (staging.stage_file), not in a pass of its own before.
+    Where the file is not on this worker (a Celery worker other than download_raw's), or is not that
+    file any more, it is fetched again from the source and checked (download.local_copy)."""
+    from vehicle_sales.ingest import download, encoding, staging
+
+    def stage(path: Path):
+        choice = encoding.choose_encoding(path, cfg.sales_source_encoding)
+        log.info("encoding of %s: %s", fetched["source"], choice)
+        with _connect(context) as conn:
+            return choice, staging.stage_file(
+                conn, path, fetched["file_id"], choice.codec, mixed=choice.mixed, sha256=fetched["sha256"]
+            )
+
+    path = Path(fetched["path"])
+    if path.is_file():
+        try:
+            return stage(path)
+        except staging.ContentChanged as exc:
+            log.warning("%s is not the file download_raw fingerprinted (%s): fetching it again", path, exc)
+    path, again = download.local_copy(spec, cfg.download_dir, path, fetched["sha256"], *_source_limits(cfg))
+    if again:
+        log.info(
+            "%s was not on this worker (%s): fetched it again from %s, same sha256 %s",
+            fetched["path"],
+            socket.gethostname(),
+            spec.display,
+            fetched["sha256"][:12],
+        )
+    return stage(path)
+
+
 @fail_fast
 def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
     """Detect the encoding, then stage every record (ingest/encoding.py, ingest/staging.py)."""
-    from vehicle_sales.ingest import download, encoding, staging
+    from vehicle_sales.ingest import download, staging
 
     context = _context()
     cfg = _config(context)
@@ -234,23 +267,8 @@ def stage_raw(fetched: dict[str, Any]) -> dict[str, Any]:
             f"sales_source changed since download_raw ({fetched['source']!r} then, {spec.display!r} now): "
             "clear download_raw to start over"
         )
-    # on another worker than download_raw's (Celery), the file is fetched again and checked
-    path, again = download.local_copy(
-        spec, cfg.download_dir, Path(fetched["path"]), fetched["sha256"], *_source_limits(cfg)
-    )
-    if again:
-        log.info(
-            "%s was not on this worker (%s): fetched it again from %s, same sha256 %s",
-            fetched["path"],
-            socket.gethostname(),
-            spec.display,
-            fetched["sha256"][:12],
-        )
-    choice = encoding.choose_encoding(path, cfg.sales_source_encoding)
-    log.info("encoding of %s: %s", fetched["source"], choice)
     try:
-        with _connect(context) as conn:
-            counts = staging.stage_file(conn, path, file_id, choice.codec, mixed=choice.mixed)
+        choice, counts = _stage_fingerprinted(context, cfg, spec, fetched)
     except staging.AlreadyStaged as done:  # a run racing on the same export got there first
         log.info("%s: nothing new to stage", done)
         return _nothing_staged(file_id, "file already ingested (by a concurrent run)")

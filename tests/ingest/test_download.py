@@ -15,6 +15,7 @@ from vehicle_sales.common.paths import SAMPLE_CSV
 from vehicle_sales.ingest.download import (
     FetchedFile,
     count_lines,
+    fingerprint,
     download_url,
     fetch,
     local_copy,
@@ -201,3 +202,66 @@ def test_a_download_that_drips_or_never_ends_fails_with_a_deadline_and_a_size_ca
         assert not list((tmp_path / "dl").glob("*"))  # no partial file left behind
     finally:
         server.shutdown()
+
+
+def _registered(conn, path):
+    """download_raw's result for a local export: fingerprinted and registered (committed)."""
+    sha, size, lines = fingerprint(path)
+    reg = register(conn, FetchedFile(path, str(path), sha, size, lines), lines, "run-1")
+    conn.commit()
+    return {"file_id": reg.file_id, "path": str(path), "sha256": sha, "source": str(path)}
+
+
+def _stage_task_config(tmp_path):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        sales_source_encoding="auto",
+        download_dir=tmp_path / "downloads",
+        source_roots=(tmp_path,),
+        download_timeout=30,
+        download_max_mb=16,
+    )
+
+
+def test_stage_raw_checks_the_sha256_while_staging_and_commits_nothing_of_another_file(
+    conn, sales_db_conn_env, tmp_path
+):
+    """stage_raw hashes the file again while PostgreSQL finishes the staging (no pass of its own
+    before): a file that changed since download_raw is refused, nothing of it committed; the same
+    file stages as usual."""
+    from vehicle_sales import tasks
+
+    source = write_csv(tmp_path / "a.csv", [row(ORDERLINENUMBER=str(i)) for i in range(1, 4)])
+    fetched = _registered(conn, source)
+    write_csv(source, [row(ORDERLINENUMBER=str(i)) for i in range(1, 5)])  # changed in between
+    cfg = _stage_task_config(tmp_path)
+    with pytest.raises(SourceNotFoundError, match="changed since download_raw"):
+        tasks._stage_fingerprinted({}, cfg, parse_source(str(source)), fetched)
+    assert conn.execute("SELECT count(*) FROM raw_orders_csv").fetchone() == (0,)
+    assert conn.execute("SELECT staged_at FROM source_files").fetchall() == [(None,)]
+
+    fetched = _registered(conn, source)  # download_raw again: the new content
+    choice, counts = tasks._stage_fingerprinted({}, cfg, parse_source(str(source)), fetched)
+    assert (counts.read, counts.loaded) == (4, 4) and choice.codec == "cp1252"
+    assert conn.execute("SELECT count(*) FROM raw_orders_csv").fetchone() == (4,)
+
+
+def test_a_stale_download_copy_is_found_while_staging_and_the_source_staged_instead(
+    conn, sales_db_conn_env, tmp_path
+):
+    """The file at download_raw's path is not the one it fingerprinted (a stale copy on this worker):
+    the staging of it is rolled back, the source is fetched again, checked, and staged."""
+    from vehicle_sales import tasks
+
+    source = write_csv(tmp_path / "a.csv", [row(ORDERLINENUMBER=str(i)) for i in range(1, 4)])
+    fetched = _registered(conn, source)
+    (tmp_path / "downloads").mkdir()
+    stale = write_csv(tmp_path / "downloads" / "a.csv", [row(ORDERLINENUMBER="9")])
+    fetched["path"] = str(stale)
+    choice, counts = tasks._stage_fingerprinted(
+        {}, _stage_task_config(tmp_path), parse_source(str(source)), fetched
+    )
+    assert (counts.read, counts.loaded, counts.rejected) == (3, 3, 0)
+    lines = conn.execute("SELECT orderlinenumber FROM raw_orders_csv ORDER BY 1").fetchall()
+    assert lines == [(1,), (2,), (3,)]

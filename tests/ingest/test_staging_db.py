@@ -136,3 +136,22 @@ def test_a_nul_character_is_quarantined_not_a_crash(conn, tmp_path):
     assert (c.read, c.loaded, c.rejected) == (2, 1, 1)
     ((line, reason, raw, _, _),) = rejects(conn)
     assert line == 2 and reason == "the row contains a NUL character" and "Lule\\x00a" in raw
+
+
+def test_a_file_whose_sha256_is_not_the_expected_one_is_rolled_back(conn, tmp_path):
+    """stage_file(sha256=...) hashes the file while the server classifies: another content commits
+    nothing (ContentChanged names both hashes); the expected one stages as usual."""
+    from vehicle_sales.ingest.download import FetchedFile, fingerprint, register
+    from vehicle_sales.ingest.staging import ContentChanged, stage_file
+
+    f = write_csv(tmp_path / "a.csv", [row(ORDERLINENUMBER=str(i)) for i in range(1, 4)])
+    sha, size, lines = fingerprint(f)
+    reg = register(conn, FetchedFile(f, str(f), sha, size, lines), lines, "run-1")
+    conn.commit()
+    wrong = "0" * 64
+    with pytest.raises(ContentChanged, match=f"sha256 {wrong[:12]} then, {sha[:12]} now"):
+        stage_file(conn, f, reg.file_id, "cp1252", sha256=wrong)
+    assert table_counts(conn)["raw_orders_csv"] == 0
+    assert conn.execute("SELECT staged_at FROM source_files").fetchone() == (None,)
+    c = stage_file(conn, f, reg.file_id, "cp1252", sha256=sha)
+    assert (c.read, c.loaded) == (3, 3) and table_counts(conn)["raw_orders_csv"] == 3

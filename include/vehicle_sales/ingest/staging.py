@@ -18,6 +18,12 @@ database). :func:`stage_file` runs these phases, each a function below:
 4. **classify** the spooled records set-based as new, duplicate or conflict (:func:`classify`,
    ``sql/ingest/stage_load.sql``), then restore what the bulk path dropped;
 5. **settle**: conflicting texts, the counts, the balance check and the file's record (:func:`settle`).
+
+Given the sha256 download_raw recorded, the file is hashed again on a thread while PostgreSQL runs
+phases 4 and 5 (Python only waits for it then), rather than in a pass of its own before staging: a
+file that is not that one any more rolls everything back (:class:`ContentChanged`), and so does a
+file refused as a bad export whose hash is not that one either (what is wrong is then the file, not
+the export download_raw saw).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from pathlib import Path
@@ -39,8 +46,9 @@ from psycopg.copy import QueuedLibpqWriter
 
 from vehicle_sales.common import sql
 from vehicle_sales.common.columns import COLUMNS, KEY, POSITION, VALUE_COLUMNS, sql_names
-from vehicle_sales.common.errors import BadExportError
+from vehicle_sales.common.errors import BadExportError, SourceNotFoundError
 from vehicle_sales.common.locks import Lock, take_xact_lock
+from vehicle_sales.ingest.download import count_lines, sha256_of
 from vehicle_sales.ingest.reader import ChunkReader, Header, group_record, parse_record, read_header, strip_cr
 from vehicle_sales.ingest.rows import (
     RowError,
@@ -165,8 +173,6 @@ def record_capacity(conn: psycopg.Connection, path: Path, file_id: int) -> int:
     row = conn.execute("SELECT row_count FROM source_files WHERE file_id = %s", (file_id,)).fetchone()
     if row and row[0] is not None:
         return int(row[0])
-    from vehicle_sales.ingest.download import count_lines
-
     return count_lines(path)
 
 
@@ -246,6 +252,18 @@ class Plan:
     def last_id(self) -> int:
         """The last raw_id reserved for the file: its last data line's."""
         return self.raw_id(self.capacity + 1)
+
+
+class ContentChanged(SourceNotFoundError):
+    """The file staged is not the one download_raw fingerprinted: its sha256 differs. Nothing of it
+    was committed."""
+
+    def __init__(self, path: Path, expected: str, found: str) -> None:
+        super().__init__(
+            f"{path} changed since download_raw fingerprinted it (sha256 {expected[:12]} then,"
+            f" {found[:12]} now): clear download_raw to ingest the new content"
+        )
+        self.path, self.expected, self.found = path, expected, found
 
 
 class AlreadyStaged(Exception):
@@ -587,6 +605,10 @@ def settle(
     )
 
 
+def _sha256(path: Path) -> str:
+    return sha256_of(path)[0]
+
+
 def stage_file(
     conn: psycopg.Connection,
     path: Path,
@@ -594,28 +616,41 @@ def stage_file(
     codec: str,
     use_fast_path: bool = True,
     mixed: bool = False,
+    sha256: str | None = None,
 ) -> StageCounts:
     """Stage one export file in one transaction (the phases of the module docstring); returns the
     counts, committed. ``use_fast_path=False`` sends every line the careful way (for tests);
-    ``mixed``: a legacy file holding UTF-8 lines (see ingest/encoding.py)."""
+    ``mixed``: a legacy file holding UTF-8 lines (see ingest/encoding.py); ``sha256``: the content
+    the file must have, checked before the commit (ContentChanged, all rolled back, when it has not)."""
     counts = StageCounts()
-    export = open_export(path, codec, mixed)
     started = time.perf_counter()
-    with (
-        conn.cursor() as cur,
-        tempfile.SpooledTemporaryFile(
-            max_size=_SPOOL_BYTES, mode="w+", encoding="utf-8", newline=""
-        ) as spool,
-    ):
-        router = Router(file_id, export, plan := begin(conn, export, file_id), spool, use_fast_path)
-        try:
-            route(cur, export, router, counts)
-        finally:
-            plan.known_orders.close()
-        routed = time.perf_counter()
-        classify(cur, router, spool, file_id)
-        settle(conn, export, router, counts, file_id)
-        settled = time.perf_counter()
+    try:
+        export = open_export(path, codec, mixed)
+        with (
+            conn.cursor() as cur,
+            tempfile.SpooledTemporaryFile(
+                max_size=_SPOOL_BYTES, mode="w+", encoding="utf-8", newline=""
+            ) as spool,
+            ThreadPoolExecutor(1, thread_name_prefix="stage-sha256") as hasher,
+        ):
+            router = Router(file_id, export, plan := begin(conn, export, file_id), spool, use_fast_path)
+            try:
+                route(cur, export, router, counts)
+            finally:
+                plan.known_orders.close()
+            routed = time.perf_counter()
+            # read through: its hash on a thread while the server works (hashlib lets go of the GIL)
+            found = hasher.submit(_sha256, path) if sha256 else None
+            classify(cur, router, spool, file_id)
+            settle(conn, export, router, counts, file_id)
+            if found is not None and found.result() != sha256:
+                raise ContentChanged(path, sha256, found.result())
+            settled = time.perf_counter()
+    except (BadExportError, ContentChanged) as exc:
+        conn.rollback()
+        if sha256 and not isinstance(exc, ContentChanged) and (now := _sha256(path)) != sha256:
+            raise ContentChanged(path, sha256, now) from exc  # what is wrong: not the file fingerprinted
+        raise
     conn.commit()
     counts.seconds = {
         "parse_copy": round(routed - started, 2),
