@@ -15,9 +15,9 @@ from vehicle_sales.common.paths import SAMPLE_CSV
 from vehicle_sales.ingest.download import (
     FetchedFile,
     count_lines,
-    fingerprint,
     download_url,
     fetch,
+    fingerprint,
     local_copy,
     parse_source,
     redact_url,
