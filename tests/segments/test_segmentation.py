@@ -285,6 +285,20 @@ def test_float32_matrix_is_the_float64_matrix_rounded_for_every_metric():
         np.testing.assert_array_equal(D32, D64.astype(np.float32) * (1 - np.eye(700, dtype=np.float32)))
 
 
+def test_float32_matrix_filled_by_two_threads_is_the_float64_matrix_rounded(monkeypatch):
+    """Many blocks, taken by two threads in turn: every cell as one thread computes it."""
+    from sklearn.metrics import pairwise_distances
+
+    X = rfm_like(700, 5)
+    monkeypatch.setattr(kmedoids_module, "_MATRIX_BLOCK_BYTES", 8 * 700 * 37)  # 19 blocks of 37 rows
+    D32 = kmedoids_module.distance_matrix(X, "euclidean", np.float32)
+    D64 = kmedoids_module.distance_matrix(X, "euclidean", np.float64)
+    np.testing.assert_array_equal(D32, D64.astype(np.float32) * (1 - np.eye(700, dtype=np.float32)))
+    # distances to a few points go straight to the kernel sklearn would call: the same values
+    got = kmedoids_module.pairwise(X, X[[3, 500, 9]])
+    np.testing.assert_array_equal(got, pairwise_distances(X, X[[3, 500, 9]], metric="minkowski", p=2))
+
+
 def test_clara_on_3000_points_is_within_a_few_percent_of_fasterpam_on_the_full_matrix():
     X = make_preprocessor().fit_transform(
         np.random.default_rng(3).uniform(0, 1, (3000, 3)) ** [1, 3, 4] * 1000

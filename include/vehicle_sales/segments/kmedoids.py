@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 
 import kmedoids
 import numpy as np
@@ -76,6 +77,7 @@ METHODS: tuple[str, ...] = ("auto", "pam", "fasterpam", "clara")
 SCOUT_SAMPLE_SIZE = 500  # customers per FasterPAM scout (see the module docstring)
 _ASSIGN_CHUNK = 65_536  # rows per chunk in the O(n*k) passes (distances to the medoids)
 _MATRIX_BLOCK_BYTES = 8 << 20  # float64 scratch per block while filling a float32 n x n matrix
+_MATRIX_THREADS = 2  # threads filling it, each with its own scratch
 
 
 # --------------------------------------------------------------------------- distances
@@ -94,6 +96,8 @@ def pairwise(A: np.ndarray, B: np.ndarray | None = None, metric: str = "euclidea
     (~1e-8) would make the distance of a medoid to itself non-zero and the loss depend on how the
     distances were batched."""
     if metric == "euclidean":
+        if B is not None:  # what pairwise_distances runs for it (its checks cost a few ms on first use)
+            return cdist(np.asarray(A, dtype=np.float64), np.asarray(B, dtype=np.float64), "minkowski", p=2)
         return pairwise_distances(A, B, metric="minkowski", p=2)
     return pairwise_distances(A, B, metric=metric)
 
@@ -121,9 +125,11 @@ def loss_to_medoids(X: np.ndarray, centers: np.ndarray, metric: str) -> float:
 
 def distance_matrix(X: np.ndarray, metric: str, dtype=np.float64) -> np.ndarray:
     """The full n x n distance matrix; float32 is filled block by block (no float64 n x n copy).
-    Euclidean blocks go through one reused float64 scratch buffer (``cdist(..., out=)``, the same
+    Euclidean blocks go through a reused float64 scratch buffer (``cdist(..., out=)``, the same
     kernel as :func:`pairwise`): a fresh buffer per block costs a page fault per page on every
-    block, which dominated the build on the 2-core reference machine."""
+    block, which dominated the build on the 2-core reference machine. Two threads take the blocks
+    in turn, each with its own scratch (cdist lets go of the GIL): 0.15 s instead of 0.25 s at
+    10,000 customers, the same values."""
     n = X.shape[0]
     if np.dtype(dtype) == np.float64:
         return np.ascontiguousarray(pairwise(X, None, metric), dtype=np.float64)
@@ -131,12 +137,20 @@ def distance_matrix(X: np.ndarray, metric: str, dtype=np.float64) -> np.ndarray:
     block = max(1, _MATRIX_BLOCK_BYTES // (8 * max(n, 1)))
     if metric == "euclidean":
         X = np.ascontiguousarray(X, dtype=np.float64)
-        scratch = np.empty((min(block, n), n), dtype=np.float64)
-        for start in range(0, n, block):
-            rows = X[start : start + block]
-            out = scratch[: rows.shape[0]]
-            cdist(rows, X, metric="minkowski", p=2, out=out)
-            D[start : start + rows.shape[0]] = out
+        starts = range(0, n, block)
+
+        def fill(first: int) -> None:  # every _MATRIX_THREADS-th block from ``first``, one scratch
+            scratch = np.empty((min(block, n), n), dtype=np.float64)
+            for start in starts[first::_MATRIX_THREADS]:
+                rows = X[start : start + block]
+                out = scratch[: rows.shape[0]]
+                cdist(rows, X, metric="minkowski", p=2, out=out)
+                D[start : start + rows.shape[0]] = out
+
+        # cdist and the cast let go of the GIL: the blocks are filled on two cores (each block by the
+        # same call as on one: the same values)
+        with ThreadPoolExecutor(_MATRIX_THREADS) as pool:
+            list(pool.map(fill, range(min(_MATRIX_THREADS, len(starts)))))
     else:
         for start in range(0, n, block):
             D[start : start + block] = pairwise(X[start : start + block], X, metric)
