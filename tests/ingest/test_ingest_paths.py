@@ -378,3 +378,45 @@ def test_mixed_line_endings_land_as_the_careful_path_lands_them(fresh_db_factory
             got.append(((counts.read, counts.loaded, counts.rejected), conn.execute(RAW_VALUES).fetchall()))
             assert counts.direct >= 15 if fast else counts.direct == 0, counts
     assert got[0] == got[1] and got[0][0][1] > 30
+
+
+def test_a_bulk_file_into_a_larger_warehouse_does_not_wait_on_itself(fresh_db_factory, tmp_path):
+    """A file large enough for the bulk path, into a warehouse already larger than it: the bulk path
+    drops raw_orders_csv's foreign key (an exclusive lock until the commit), so the orders already
+    loaded must not be looked up on a second connection while the file streams in (that lookup would
+    wait for this transaction, which waits for it: a hang, found with a 60,000-line file on a
+    1,000,000-line warehouse). The file loads, and an order already loaded is still classified."""
+    import threading
+
+    url = fresh_db_factory()
+    first = [row(ORDERNUMBER=str(10100 + i), ORDERLINENUMBER="1") for i in range(10)]
+    second = [row(ORDERNUMBER=str(10200 + i), ORDERLINENUMBER="1") for i in range(4)]
+    second.append(row(ORDERNUMBER="10100", ORDERLINENUMBER="2"))  # an order already loaded
+    outcome: dict = {}
+
+    def load() -> None:
+        try:
+            with psycopg.connect(url) as c:
+                c.execute("SELECT set_config('vehicle_sales.bulk_threshold', '3', false)")
+                ingest(c, write_csv(tmp_path / "first.csv", first))
+                c.execute("ANALYZE raw_orders_csv")  # the planner's count: 10 rows, more than the file
+                c.commit()
+                outcome["counts"] = ingest(c, write_csv(tmp_path / "second.csv", second))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=load, daemon=True)
+    worker.start()
+    worker.join(60)
+    if worker.is_alive():  # unblock the sessions before failing
+        with psycopg.connect(url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (url.rsplit("/", 1)[1],),
+            )
+        worker.join(30)
+        pytest.fail("staging waited on its own lock: the file never loaded")
+    assert "error" not in outcome, outcome.get("error")
+    c = outcome["counts"]
+    assert (c.read, c.loaded, c.duplicate, c.rejected) == (5, 5, 0, 0)
+    assert c.direct == 4 and c.classified == 1  # the known order went through classification

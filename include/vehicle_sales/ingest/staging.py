@@ -198,10 +198,13 @@ class KnownOrders:
     """The order numbers raw_orders_csv already holds, asked a chunk at a time.
 
     When the table is no bigger than the file, all of them are read at the start (cheap, and
-    needed: the bulk path may drop the index that lookups would use). When it is bigger, each chunk's
-    order numbers are looked up through the index, on a second connection that sees what is
-    committed (this file's own rows are the ``seen`` of the router), so that a small file added to a
-    large warehouse costs what the file costs.
+    needed: the bulk path may drop the index that lookups would use), and so they are when the file
+    takes the bulk path at all: it drops the table's foreign key, which locks the table until the
+    commit, and a lookup from another session would wait for this transaction while it waits for the
+    lookup. Otherwise (a file below the bulk threshold, a bigger table) each chunk's order numbers are
+    looked up through the index, on a second connection that sees what is committed (this file's own
+    rows are the ``seen`` of the router), so that a small file added to a large warehouse costs what
+    the file costs.
     """
 
     def __init__(self, orders: np.ndarray | None = None, side: psycopg.Connection | None = None) -> None:
@@ -209,10 +212,8 @@ class KnownOrders:
 
     @classmethod
     def open(cls, conn: psycopg.Connection, capacity: int) -> KnownOrders:
-        estimate = conn.execute(
-            "SELECT reltuples FROM pg_class WHERE oid = 'raw_orders_csv'::regclass"
-        ).fetchone()[0]
-        if estimate <= capacity:
+        estimate, bulk = sql.run(conn, "ingest/stage_known_orders.sql", {"rows": capacity}).fetchone()
+        if estimate <= capacity or bulk:
             rows = conn.execute("SELECT ordernumber FROM raw_orders_csv GROUP BY 1 ORDER BY 1").fetchall()
             return cls(np.array([r[0] for r in rows], dtype=np.int64))
         side = psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True)
