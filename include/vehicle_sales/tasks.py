@@ -222,7 +222,7 @@ def _stage_fingerprinted(context, cfg: PipelineConfig, spec, fetched: dict[str, 
     """The file download_raw fingerprinted, staged: (encoding choice, counts). Its sha256 is checked
     while PostgreSQL finishes the staging (staging.stage_file), not in a pass of its own before.
     Where the file is not on this worker (a Celery worker other than download_raw's), or is not that
-    file any more, it is fetched again from the source and checked (download.local_copy)."""
+    file any more, it is fetched again from the source and checked (download.fetch_again)."""
     from vehicle_sales.ingest import download, encoding, staging
 
     def stage(path: Path):
@@ -237,17 +237,16 @@ def _stage_fingerprinted(context, cfg: PipelineConfig, spec, fetched: dict[str, 
     if path.is_file():
         try:
             return stage(path)
-        except staging.ContentChanged as exc:
+        except staging.ContentChanged as exc:  # (its hash is known: not compared again)
             log.warning("%s is not the file download_raw fingerprinted (%s): fetching it again", path, exc)
-    path, again = download.local_copy(spec, cfg.download_dir, path, fetched["sha256"], *_source_limits(cfg))
-    if again:
-        log.info(
-            "%s was not on this worker (%s): fetched it again from %s, same sha256 %s",
-            fetched["path"],
-            socket.gethostname(),
-            spec.display,
-            fetched["sha256"][:12],
-        )
+    path = download.fetch_again(spec, cfg.download_dir, fetched["sha256"], *_source_limits(cfg))
+    log.info(
+        "%s was not on this worker (%s): fetched it again from %s, same sha256 %s",
+        fetched["path"],
+        socket.gethostname(),
+        spec.display,
+        fetched["sha256"][:12],
+    )
     return stage(path)
 
 

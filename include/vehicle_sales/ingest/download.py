@@ -249,13 +249,26 @@ def local_copy(
     in between: the run must start over from ``download_raw``."""
     if path.is_file() and sha256_of(path)[0] == sha256:
         return path, False
+    return fetch_again(spec, download_dir, sha256, roots, limits), True
+
+
+def fetch_again(
+    spec: SourceSpec,
+    download_dir: Path,
+    sha256: str,
+    roots: tuple[Path, ...] | None = None,
+    limits: Limits = Limits(),  # noqa: B008 - frozen
+) -> Path:
+    """The source fetched again into ``download_dir`` (the copy at hand is missing or not the file
+    download_raw fingerprinted), checked against ``sha256``: SourceNotFoundError when the source
+    itself changed in between."""
     again = fetch(spec, download_dir, roots, limits)
     if again.sha256 != sha256:
         raise SourceNotFoundError(
             f"{spec.display} changed since download_raw fingerprinted it (sha256 {sha256[:12]} then, "
             f"{again.sha256[:12]} now): clear download_raw to ingest the new content"
         )
-    return again.path, True
+    return again.path
 
 
 @dataclass(frozen=True)
