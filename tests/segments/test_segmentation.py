@@ -299,6 +299,56 @@ def test_float32_matrix_filled_by_two_threads_is_the_float64_matrix_rounded(monk
     np.testing.assert_array_equal(got, pairwise_distances(X, X[[3, 500, 9]], metric="minkowski", p=2))
 
 
+def test_int32_matrix_is_the_float64_matrix_in_fixed_point_for_every_metric(monkeypatch):
+    """Every cell is the float64 distance times fixed_point_scale, rounded to the nearest integer
+    (many blocks, two threads for euclidean); the diagonal is 0."""
+    X = rfm_like(700, 2)
+    monkeypatch.setattr(kmedoids_module, "_MATRIX_BLOCK_BYTES", 8 * 700 * 37)  # 19 blocks of 37 rows
+    for metric in METRICS:
+        DI = kmedoids_module.distance_matrix(X, metric, np.int32)
+        D64 = kmedoids_module.distance_matrix(X, metric, np.float64)
+        scale = kmedoids_module.fixed_point_scale(X, metric)
+        assert DI.dtype == np.int32 and DI.flags.c_contiguous
+        expected = np.rint(D64 * scale) * (1 - np.eye(700))
+        np.testing.assert_array_equal(DI, expected.astype(np.int32))
+        assert 0 < DI.max() <= kmedoids_module.FIXED_POINT_MAX
+
+
+def test_fixed_point_scale_bounds_every_distance_whatever_the_values():
+    """The farthest points possible (opposite corners of the bounding box) get exactly 2^30; huge
+    coordinates do not overflow the bound; identical points give a matrix of zeros."""
+    top = int(kmedoids_module.FIXED_POINT_MAX)
+    corners = np.array([[0.0, 0, 0], [3, 4, 12], [3, 0, 0], [1, 2, 3]])
+    for metric, far in (("euclidean", 13.0), ("manhattan", 19.0)):
+        assert kmedoids_module.fixed_point_scale(corners, metric) == pytest.approx(top / far, rel=1e-15)
+        DI = kmedoids_module.distance_matrix(corners, metric, np.int32)
+        assert DI[0, 1] == DI[1, 0] == top and DI.max() == top
+    huge = np.array([[-1e150, 0.0], [1e150, 1e150], [0.0, 5.0]])
+    DI = kmedoids_module.distance_matrix(huge, "euclidean", np.int32)
+    assert DI.max() <= top and DI[0, 1] > 0.99 * top
+    with pytest.raises(ValueError, match="too far apart"):  # not a matrix of garbage
+        kmedoids_module.distance_matrix(huge * 1e10, "euclidean", np.int32)
+    assert not kmedoids_module.distance_matrix(np.ones((5, 3)), "euclidean", np.int32).any()
+    with pytest.raises(ValueError, match="dtype"):
+        kmedoids_module.distance_matrix(corners, "euclidean", np.float16)
+
+
+def test_fasterpam_sizes_fit_on_the_int32_matrix_and_find_what_the_float32_matrix_finds():
+    """Above exact_max_n the fit builds the fixed-point matrix; the swaps compare sums of distances,
+    which the common scale leaves alone: the same medoids as on the float32 matrix of earlier
+    versions (pinned on these populations), with the loss recomputed from X in float64."""
+    assert KMedoidsPAM().matrix_dtype_for(500) == np.float64
+    assert KMedoidsPAM().matrix_dtype_for(501) == np.int32
+    for n, seed in ((800, 1), (1500, 4)):
+        X = rfm_like(n, seed)
+        ours = KMedoidsPAM(n_clusters=3, random_state=seed).fit(X)
+        on32 = KMedoidsPAM(n_clusters=3, random_state=seed).fit(
+            X, distances=kmedoids_module.distance_matrix(X, "euclidean", np.float32)
+        )
+        np.testing.assert_array_equal(ours.medoid_indices_, on32.medoid_indices_)
+        assert ours.inertia_ == on32.inertia_
+
+
 def test_clara_on_3000_points_is_within_a_few_percent_of_fasterpam_on_the_full_matrix():
     X = make_preprocessor().fit_transform(
         np.random.default_rng(3).uniform(0, 1, (3000, 3)) ** [1, 3, 4] * 1000
@@ -383,7 +433,8 @@ def test_clustering_metrics_samples_the_silhouette_on_large_inputs():
 
 def test_large_silhouettes_read_the_float32_matrix_and_equal_sklearns():
     """Above SILHOUETTE_MATRIX_MIN points the silhouette comes from the kmedoids package on the float32
-    matrix (the fit's, when passed): equal to scikit-learn's float64 silhouette to ~1e-6."""
+    matrix, or on the fit's int32 one when passed (a ratio of mean distances: the scale drops out):
+    equal to scikit-learn's float64 silhouette to ~1e-6."""
     X = rfm_like(1500, 4)
     labels = KMedoidsPAM(n_clusters=3).fit(X).labels_
     expected = silhouette_score(X, labels)
@@ -391,6 +442,9 @@ def test_large_silhouettes_read_the_float32_matrix_and_equal_sklearns():
     D = kmedoids_module.distance_matrix(X, "euclidean", np.float32)
     shared = clustering_metrics(X, labels, distances=D)["silhouette"]
     assert built == pytest.approx(expected, abs=1e-6) and shared == built
+    DI = kmedoids_module.distance_matrix(X, "euclidean", KMedoidsPAM().matrix_dtype_for(1500))
+    assert DI.dtype == np.int32
+    assert clustering_metrics(X, labels, distances=DI)["silhouette"] == pytest.approx(expected, abs=1e-6)
     with pytest.raises(ValueError, match="distances must have shape"):
         clustering_metrics(X, labels, distances=D[:10, :10])
 

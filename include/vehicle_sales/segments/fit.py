@@ -128,7 +128,8 @@ def fit_segments(
     X = pre.fit_transform(raw)
     model = KMedoidsPAM(n_clusters=k, metric=metric, random_state=random_state, **model_params)
     t0 = time.perf_counter()
-    # above exact PAM's sizes, the fit's float32 matrix is built here and shared with the silhouette
+    # above exact PAM's sizes, the fit's int32 (fixed-point) matrix is built here and shared with the
+    # silhouette (a ratio of mean distances: the scale drops out)
     n = len(X)
     share = model.method_for(n) != "clara" and n > SILHOUETTE_MATRIX_MIN
     D = distance_matrix(X, metric, model.matrix_dtype_for(n)) if share else None

@@ -13,15 +13,16 @@ from vehicle_sales.segments.kmedoids import distance_matrix
 __all__ = ["SILHOUETTE_MATRIX_MIN", "SILHOUETTE_MAX_SAMPLE", "clustering_metrics"]
 
 SILHOUETTE_MAX_SAMPLE = 10_000  # silhouette is O(n^2): above this, it is computed on a random sample
-SILHOUETTE_MATRIX_MIN = 1_000  # above this many points, the silhouette reads a float32 distance matrix
+SILHOUETTE_MATRIX_MIN = 1_000  # above this many points, the silhouette reads a distance matrix
 _WORKING_MEMORY_MB = 64  # sklearn chunking budget for the silhouette's distance blocks
 
 
 def _silhouette(xs: np.ndarray, labels: np.ndarray, metric: str, distances: np.ndarray | None) -> float:
     """Up to ``SILHOUETTE_MATRIX_MIN`` points: scikit-learn's ``silhouette_score`` on the points,
     in float64 (the results of every earlier version). Above: the ``kmedoids`` package's Rust
-    silhouette on the float32 distance matrix -- ``distances`` when the fit built it, else one
-    built here -- 15x faster than scikit-learn at 10,000 points; equal to ~1e-6."""
+    silhouette on a distance matrix -- ``distances`` when the fit built it (int32, fixed point: the
+    silhouette is a ratio of mean distances, the scale drops out), else a float32 one built here --
+    15x faster than scikit-learn at 10,000 points; equal to ~1e-6."""
     if xs.shape[0] <= SILHOUETTE_MATRIX_MIN:
         with config_context(working_memory=_WORKING_MEMORY_MB):  # sklearn's default: 1 GB chunks
             return float(silhouette_score(xs, labels, metric=metric))
