@@ -111,8 +111,11 @@ def copy_ceiling(conn, path: Path, pg_encoding: str, server_cpu: list | None = N
 
 
 def _median(values: list[float]) -> float:
-    """The middle value (the upper one of an even count), as the ceiling has always been taken."""
-    return sorted(values)[len(values) // 2]
+    """The median: the middle value, or the mean of the middle two of an even count (the DAG runs
+    take six samples: their upper middle one would favour us)."""
+    v = sorted(values)
+    mid = len(v) // 2
+    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
 
 def ceiling(samples: list[float]) -> dict:
@@ -232,7 +235,7 @@ def dag_size(lines: int, repeats: int = DAG_REPEATS) -> dict:
                 {t: round((tis[t].end_date - tis[t].start_date).total_seconds(), 3) for t in DATA_TASKS}
             )
     median = {
-        label: {t: _median_of([d[t] for d in runs]) for t in DATA_TASKS}
+        label: {t: _median([d[t] for d in runs]) for t in DATA_TASKS}
         for label, runs in durations.items()
         if runs
     }
@@ -250,13 +253,6 @@ def dag_size(lines: int, repeats: int = DAG_REPEATS) -> dict:
     out.update(ceiling(samples))
     out["ratio"] = round(out["data_dependent_s"] / out["copy_s"], 2)
     return out
-
-
-def _median_of(values: list[float]) -> float:
-    """The true median (the mean of the middle two of an even count)."""
-    v = sorted(values)
-    mid = len(v) // 2
-    return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
 
 def _range(r: dict) -> str:
@@ -294,7 +290,7 @@ def _server_bound(r: dict) -> str:
     return "" if ratio is None else f" (PostgreSQL's CPU alone: {ratio:.1f}x)"
 
 
-def _child(mode: str, size: int) -> dict:
+def _child(mode: str, size: int, extra: tuple[str, ...] = ()) -> dict:
     env = dict(os.environ)
     if mode == "dag":  # an Airflow home of its own, as the tests have
         import tempfile
@@ -314,7 +310,10 @@ def _child(mode: str, size: int) -> dict:
             }
         )
     out = subprocess.run(
-        [sys.executable, __file__, f"--{mode}-one", str(size)], capture_output=True, text=True, env=env
+        [sys.executable, __file__, f"--{mode}-one", str(size), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     if out.returncode:
         sys.stderr.write(out.stderr[-4000:])
@@ -326,6 +325,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--dag-sizes", default="100000,1000000", help="'' to skip the DAG runs")
+    ap.add_argument(
+        "--dag-repeats", type=int, default=DAG_REPEATS, help="pairs of DAG runs per size, after a warm-up"
+    )
     ap.add_argument("--json", type=Path)
     ap.add_argument("--steps-one", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--dag-one", type=int, help=argparse.SUPPRESS)
@@ -334,7 +336,7 @@ def main() -> int:
         print(json.dumps(one_size(args.steps_one)))
         return 0
     if args.dag_one:
-        print(json.dumps(dag_size(args.dag_one)))
+        print(json.dumps(dag_size(args.dag_one, args.dag_repeats)))
         return 0
     rows = [_child("steps", int(s)) for s in args.sizes.split(",") if s]
     print("Ingestion steps in-process, against a plain COPY of the same file (same run):")
@@ -350,7 +352,11 @@ def main() -> int:
             f" {r['incremental_share']:>10.1%}"
         )
     print_where_time_goes(rows)
-    dags = [_child("dag", int(s)) for s in args.dag_sizes.split(",") if s]
+    dags = [
+        _child("dag", int(s), ("--dag-repeats", str(args.dag_repeats)))
+        for s in args.dag_sizes.split(",")
+        if s
+    ]
     if dags:
         print("\nReal DAG runs (dag.test): the four data tasks on the file minus on a 100-line file:")
         print(

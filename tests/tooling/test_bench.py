@@ -26,6 +26,8 @@ def test_ingest_benchmark_runs_its_steps_and_a_dag_run_on_a_small_file(pg_server
             "2000",
             "--dag-sizes",
             "2000",
+            "--dag-repeats",
+            "2",
             "--json",
             str(out),
         ],
@@ -49,6 +51,11 @@ def test_ingest_benchmark_runs_its_steps_and_a_dag_run_on_a_small_file(pg_server
     (dag,) = result["dag"]
     assert set(dag["tasks_full"]) == {"download_raw", "stage_raw", "load_reference_data", "refresh_core"}
     assert all(v > 0 for v in dag["tasks_full"].values())
+    # a warm-up run not counted, then two pairs (100 lines, the file), a COPY before and after each file
+    assert dag["repeats"] == 2 and set(dag["tasks_warm_up"]) == set(dag["tasks_full"])
+    assert len(dag["runs_full"]) == len(dag["runs_small"]) == len(dag["data_dependent_each_s"]) == 2
+    assert len(dag["copy_samples"]) == 4
+    assert dag["copy_s"] == pytest.approx(sum(sorted(dag["copy_samples"])[1:3]) / 2, abs=1e-3)
 
 
 @pytest.mark.parametrize(
