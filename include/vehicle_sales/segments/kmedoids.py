@@ -177,9 +177,9 @@ def distance_matrix(X: np.ndarray, metric: str, dtype=np.float64) -> np.ndarray:
     X = np.ascontiguousarray(X, dtype=np.float64)
     starts = range(0, n, block)
 
-    def fill(first: int) -> None:  # every _MATRIX_THREADS-th block from ``first``, one scratch
+    def fill(my_starts: range) -> None:  # these blocks, through one scratch buffer
         scratch = np.empty((min(block, n), n), dtype=np.float64) if metric == "euclidean" else None
-        for start in starts[first::_MATRIX_THREADS]:
+        for start in my_starts:
             rows = X[start : start + block]
             if scratch is not None:
                 out = scratch[: rows.shape[0]]
@@ -194,11 +194,13 @@ def distance_matrix(X: np.ndarray, metric: str, dtype=np.float64) -> np.ndarray:
     if metric == "euclidean":
         # cdist and the casts let go of the GIL: the blocks are filled on two cores (each block by
         # the same call as on one: the same values)
+        # (each thread takes every _MATRIX_THREADS-th block)
         with ThreadPoolExecutor(_MATRIX_THREADS) as pool:
-            list(pool.map(fill, range(min(_MATRIX_THREADS, len(starts)))))
+            list(
+                pool.map(fill, [starts[i::_MATRIX_THREADS] for i in range(min(_MATRIX_THREADS, len(starts)))])
+            )
     else:
-        for first in range(_MATRIX_THREADS):
-            fill(first)
+        fill(starts)
     np.fill_diagonal(D, 0)
     return D
 
