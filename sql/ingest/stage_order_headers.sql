@@ -5,7 +5,9 @@
 -- by staging.py. Across files a later export may correct an order: refresh_core applies the change,
 -- counts it and orders_audit keeps it. Parameters: %(file_id)s, and %(first_id)s..%(last_id)s, the
 -- raw_ids reserved for the file (its rows are found through the key: a small file added to a large
--- warehouse reads its own rows, not the whole table).
+-- warehouse reads its own rows, not the whole table), and %(orders)s: the order numbers to check (an
+-- array: staging.HeaderWatch saw every other order's lines go in with the same header bytes) or NULL
+-- (every order of the file).
 -- Returns, per rejected line: its line number, how many physical lines it spans, its reject_id.
 {% import 'common/bulk_load.sql' as bulk %}
 -- (the distinct headers are gathered from parallel workers: cheap to pass on, however many)
@@ -16,7 +18,8 @@ WITH suspects AS (  -- orders whose lines' header texts differ at all (hash aggr
     SELECT ordernumber
     FROM (SELECT DISTINCT ordernumber, customername, orderdate, status
           FROM raw_orders_csv
-          WHERE raw_id BETWEEN %(first_id)s AND %(last_id)s AND source_file_id = %(file_id)s) h
+          WHERE raw_id BETWEEN %(first_id)s AND %(last_id)s AND source_file_id = %(file_id)s
+            AND (%(orders)s::int[] IS NULL OR ordernumber = ANY (%(orders)s::int[]))) h
     GROUP BY ordernumber
     HAVING count(*) > 1
 ), lines AS (

@@ -9,6 +9,7 @@ is checked against the path it shortcuts, on a real PostgreSQL.
 from __future__ import annotations
 
 import csv
+import functools
 import random
 import time
 
@@ -20,11 +21,12 @@ from test_refresh_core import export_rows, state
 from support import ingest, refresh_core, row, write_csv
 from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.sql import environment, render_template
+from vehicle_sales.ingest import staging
 from vehicle_sales.ingest.reader import ChunkReader
 from vehicle_sales.ingest.reference import load_reference_data
 from vehicle_sales.ingest.rows import RowValidator
-from vehicle_sales.ingest.screen import Screen
-from vehicle_sales.ingest.staging import open_export
+from vehicle_sales.ingest.screen import OrderHeaders, Screen
+from vehicle_sales.ingest.staging import HeaderWatch, open_export
 
 RAW_VALUES = (
     "SELECT source_line, "
@@ -187,6 +189,120 @@ def test_random_rows_land_alike_on_the_fast_and_the_careful_path(fresh_db_factor
             if fast:
                 assert counts.direct > 300, counts  # the gate let many through
     assert results[0] == results[1]
+
+
+def test_the_gate_decides_alike_whether_it_remembers_earlier_chunks_or_not(tmp_path):
+    """One Screen keeps its verdict on each low-cardinality text across the chunks of a file; a
+    fresh Screen per chunk starts from nothing: both pass exactly the same lines, and the screen
+    counts the lines that end in CR (a file mixing CR LF and LF line breaks)."""
+    rows = mutations(11, 900)
+    path = write_csv(tmp_path / "random.csv", rows, encoding="utf-8")
+    text = path.read_bytes().split(b"\n")
+    mixed = tmp_path / "mixed.csv"  # every third line loses its CR
+    mixed.write_bytes(
+        b"\n".join(x[:-1] if i % 3 == 1 and x.endswith(b"\r") else x for i, x in enumerate(text))
+    )
+    export = open_export(mixed, "utf-8")
+    kept = Screen("utf-8", export.positions, export.n_fields, RowValidator())
+    verdicts = {}
+    with ChunkReader(mixed, export.header.data_offset, chunk_bytes=16 << 10) as reader:
+        for chunk in reader:
+            fresh = Screen("utf-8", export.positions, export.n_fields, RowValidator())
+            a, b = kept(chunk.data, chunk.lines), fresh(chunk.data, chunk.lines)
+            assert a.ok.tolist() == b.ok.tolist()
+            assert a.orders.tolist() == b.orders.tolist() and a.cr_lines == b.cr_lines
+            assert a.cr_lines == sum(x.endswith(b"\r") for x in chunk.lines)
+            verdicts[chunk.first_line] = a
+    assert len(verdicts) > 5  # many chunks
+    assert 0 < sum(v.cr_lines for v in verdicts.values()) < sum(v.ok.size for v in verdicts.values())
+    assert sum(int(v.ok.sum()) for v in verdicts.values()) > 200  # the gate let many through
+    assert any(kept._run_verdicts.values())  # and remembered texts on the way
+
+
+def test_header_watch_leaves_out_only_orders_whose_direct_lines_all_agree():
+    """HeaderWatch, alone: an order is a suspect when its lines' header texts differ within a chunk
+    or across chunks, when a header field was too long to compare, or when a line of it took the
+    careful way; past its limit, every order is checked (None)."""
+
+    def chunk(*lines, fit=None):
+        """A chunk of lines "date,status,customer" and their OrderHeaders, as the Screen gives them."""
+        data = "\n".join(lines).encode()
+        starts, lens, offset = [], [], 0
+        for line in lines:
+            fields, pos = line.split(","), offset
+            starts.append([]), lens.append([])
+            for f in fields:
+                starts[-1].append(pos), lens[-1].append(len(f))
+                pos += len(f) + 1
+            offset += len(line) + 1
+        starts, lens = np.array(starts), np.array(lens)
+        a = np.frombuffer(data + bytes(64), dtype=np.uint8)
+        width = 8 * -(-int(lens.max()) // 8)
+        cells = [
+            np.array(
+                [
+                    a[s : s + width] * (np.arange(width) < n)
+                    for s, n in zip(starts[:, j], lens[:, j], strict=True)
+                ]
+            )
+            for j in range(3)
+        ]
+        rows = np.ascontiguousarray(np.concatenate([*cells, np.pad(lens, ((0, 0), (0, 5)))], axis=1))
+        ok = np.ones(len(lines), dtype=bool) if fit is None else np.array(fit)
+        return OrderHeaders(rows.astype(np.uint8).view(np.uint64), starts, lens, ok)
+
+    watch = HeaderWatch(limit=10)
+    h = chunk("1/1/2003,Shipped,A", "1/1/2003,Shipped,B", "1/1/2003,Shipped,A", "1/2/2003,Shipped,C")
+    watch.add(np.array([1, 2, 1, 3]), h)  # chunk 1: every order agrees with itself
+    assert watch.orders() == []
+    h = chunk("1/1/2003,Shipped,D", "1/1/2003,Shipped,Dx", "1/1/2003,Shipped,F")
+    watch.add(np.array([4, 4, 5]), h)  # 4 differs within the chunk (a longer name)
+    h = chunk("1/1/2003,Shipped,A", "1/1/2003,Cancelled,B")
+    watch.add(np.array([1, 2]), h)  # 2 differs from its line in chunk 1 (wider fields here)
+    h = chunk("1/1/2003,Shipped,G", "1/1/2003,Shipped,G", fit=[True, False])
+    watch.add(np.array([6, 6]), h)  # a field too long to compare
+    watch.mark([3])  # a line of order 3 went the careful way
+    assert watch.orders() == [2, 3, 4, 6]
+    watch.mark(range(100, 107))
+    assert watch.orders() is None  # 11 suspects > 10: check them all
+
+
+def test_header_conflicts_are_found_across_chunks_and_past_the_compared_bytes(
+    fresh_db_factory, tmp_path, monkeypatch
+):
+    """Lines of one order that disagree on the header in different chunks of the file, or beyond
+    the bytes the fast path compares (a long customer name), are rejected as on the careful path;
+    lines that agree load."""
+    long_name = "Long Name Trading " * 9  # 162 characters: past HEADER_WIDTHS
+    rows_ = [row(ORDERNUMBER=str(12000 + i), ORDERLINENUMBER="1") for i in range(300)]
+    rows_ += [
+        row(ORDERNUMBER="12000", ORDERLINENUMBER="2", STATUS="Cancelled"),  # chunks away from line 1
+        row(ORDERNUMBER="12001", ORDERLINENUMBER="2"),  # agrees
+        row(ORDERNUMBER="12500", ORDERLINENUMBER="1", CUSTOMERNAME=long_name + "A"),
+        row(ORDERNUMBER="12500", ORDERLINENUMBER="2", CUSTOMERNAME=long_name + "B"),
+        row(ORDERNUMBER="12501", ORDERLINENUMBER="1", CUSTOMERNAME=long_name),
+        row(ORDERNUMBER="12501", ORDERLINENUMBER="2", CUSTOMERNAME=long_name),
+    ]
+    path = write_csv(tmp_path / "a.csv", rows_)
+    small_chunks = functools.partial(ChunkReader, chunk_bytes=4 << 10)
+    results = []
+    for fast in (True, False):
+        with monkeypatch.context() as m, psycopg.connect(fresh_db_factory()) as conn:
+            m.setattr(staging, "ChunkReader", small_chunks)
+            counts = ingest(conn, path, use_fast_path=fast)
+            results.append(
+                (
+                    (counts.read, counts.loaded, counts.rejected),
+                    conn.execute(
+                        "SELECT source_line, reason FROM raw_orders_rejects ORDER BY source_line"
+                    ).fetchall(),
+                )
+            )
+            if fast:
+                assert counts.direct > 300
+    assert results[0] == results[1]
+    assert results[0][0] == (306, 304, 2)
+    assert [r[0] for r in results[0][1]] == [302, 305]
 
 
 def test_raw_ids_follow_the_file_order_when_some_rows_are_classified(conn, tmp_path):

@@ -32,6 +32,10 @@ QUOTE_BYTE = b'"'
 PG_ENCODINGS = {"utf-8": "UTF8", "cp1252": "WIN1252", "iso8859-1": "LATIN1"}
 _LOW_CARD_WIDTH = 24  # longer texts in those columns are not low-cardinality: careful path
 _PAD = 128  # the widest window of bytes gathered per field (or run of fields)
+_RUN_MEMO_LIMIT = 200_000  # distinct texts of a run of low-cardinality fields whose verdict is kept
+# an order's header fields (stage_order_headers.sql: the lines of an order in a file agree on them),
+# each gathered as it stands up to this many bytes (a longer one: its order is checked in SQL)
+HEADER_WIDTHS = {"ORDERDATE": 32, "STATUS": 32, "CUSTOMERNAME": _PAD}
 
 
 def special_bytes(codec: str) -> np.ndarray:
@@ -89,12 +93,15 @@ def first_rows(b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class Screened:
     """The verdict on each line of a chunk: ``ok`` (COPY as it stands), ``blank`` (empty line), and for
-    the ok lines (in line order) their order and line numbers."""
+    the ok lines (in line order) their order and line numbers and their order header's bytes;
+    ``cr_lines``: how many lines of the chunk end in CR (a CR LF line break)."""
 
     ok: np.ndarray
     blank: np.ndarray
     orders: np.ndarray
     order_lines: np.ndarray
+    cr_lines: int = 0
+    headers: OrderHeaders | None = None  # of the ok lines
 
 
 def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -104,6 +111,37 @@ def _ragged_arange(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     offsets = np.repeat(np.cumsum(counts) - counts, counts)
     return np.repeat(starts, counts) + (np.arange(total) - offsets)
+
+
+@dataclass(frozen=True)
+class OrderHeaders:
+    """The header fields of some lines (HEADER_WIDTHS: date, status, customer), as they stand.
+
+    ``rows``: per line, each field's first bytes (up to its HEADER_WIDTHS, zero-padded to the
+    chunk's widest) and the fields' lengths, as 64-bit words: two lines of a chunk whose fields
+    ``fit`` have equal rows exactly when their header texts are equal. ``starts`` and ``lens``:
+    where each field is in the chunk."""
+
+    rows: np.ndarray
+    starts: np.ndarray
+    lens: np.ndarray
+    fit: np.ndarray
+
+    @classmethod
+    def empty(cls) -> OrderHeaders:
+        spans = np.zeros((0, len(HEADER_WIDTHS)), dtype=np.int64)
+        return cls(np.zeros((0, 1), dtype=np.uint64), spans, spans, np.zeros(0, dtype=bool))
+
+    def take(self, which: np.ndarray) -> OrderHeaders:
+        return OrderHeaders(self.rows[which], self.starts[which], self.lens[which], self.fit[which])
+
+    def texts(self, which: np.ndarray) -> list[bytes]:
+        """The header texts of lines ``which``, comparable across chunks: each row without its zero
+        bytes (the padding; a line the fast path passes holds none, and no length is 0: the fields
+        are required), which leaves the fields' bytes and then their lengths."""
+        rows = self.rows[which]
+        blob, width = rows.tobytes(), rows.shape[1] * 8
+        return [blob[i : i + width].replace(b"\0", b"") for i in range(0, len(blob), width)]
 
 
 class Screen:
@@ -135,6 +173,8 @@ class Screen:
         # low-cardinality columns, in runs of adjacent fields: one distinct-text pass per run
         column_at = {pos[c]: POSITION[c] for c in REMEMBERED if c in pos}
         self.low_card_runs = [[(p, column_at[p]) for p in run] for run in _runs(list(column_at))]
+        # the verdict on each distinct text of a run (by its first position), across the chunks
+        self._run_verdicts: dict[int, dict[bytes, bool]] = {}
         self.order, self.line = pos["ORDERNUMBER"], pos["ORDERLINENUMBER"]
         self.price = pos["PRICEEACH"]
         self.sales = pos.get("SALES")
@@ -170,8 +210,9 @@ class Screen:
         ok = ~blank
 
         # control and unprintable bytes anywhere but a line's final CR (a C-speed check first)
+        n_cr = int(cr.sum())
         rest = data.translate(None, self.allowed)
-        if len(rest) != int(cr.sum()) or rest.count(b"\r") != len(rest):
+        if len(rest) != n_cr or rest.count(b"\r") != len(rest):
             sp = np.flatnonzero(self.special[a])
             line_of = np.searchsorted(starts, sp, side="right") - 1
             final_cr = (a[sp] == CR) & (sp == ends[line_of])
@@ -214,7 +255,7 @@ class Screen:
         rows = np.flatnonzero(ok)
         if rows.size == 0:
             empty = np.zeros(0, dtype=np.int64)
-            return Screened(ok, blank, empty, empty)
+            return Screened(ok, blank, empty, empty, n_cr, OrderHeaders.empty())
         d = delims[rows]  # (m, n_fields - 1): the delimiters of the candidate lines
         line_start, line_end = starts[rows], ends[rows]
         good = np.ones(rows.size, dtype=bool)
@@ -284,7 +325,25 @@ class Screen:
 
         ok[rows[~good]] = False
         keep = good
-        return Screened(ok, blank, orders[keep], lines_no[keep])
+        return Screened(ok, blank, orders[keep], lines_no[keep], n_cr, self.headers(a, bounds, keep))
+
+    def headers(self, a, bounds, keep) -> OrderHeaders:
+        """The header fields of the ``keep`` lines as they stand (see :class:`OrderHeaders`)."""
+        m = int(keep.sum())
+        starts = np.empty((m, len(HEADER_WIDTHS)), dtype=np.int64)
+        lens = np.empty_like(starts)
+        parts, fit = [], np.ones(m, dtype=bool)
+        for j, (name, cap) in enumerate(HEADER_WIDTHS.items()):
+            fs, fe = bounds(self.pos[name])
+            starts[:, j], lens[:, j] = fs[keep], (fe - fs)[keep]
+            fit &= lens[:, j] <= cap
+            shown = np.minimum(lens[:, j], cap)
+            width = -(-int(shown.max(initial=1)) // 8) * 8  # as wide as this chunk needs
+            parts.append(self._gather(a, starts[:, j], shown, width)[0])
+        length_bytes = np.zeros((m, 8), dtype=np.uint8)
+        length_bytes[:, : len(HEADER_WIDTHS)] = np.minimum(lens, 255)
+        rows = np.ascontiguousarray(np.concatenate([*parts, length_bytes], axis=1)).view(np.uint64)
+        return OrderHeaders(rows, starts, lens, fit)
 
     def _gather(
         self, a: np.ndarray, fs: np.ndarray, flen: np.ndarray, width: int
@@ -336,14 +395,24 @@ class Screen:
         inverse, first, same = first_rows(b)  # each distinct text's first row
         same &= lengths == lengths[first[inverse]]  # exact: no hash collision
         ok_u = np.zeros(first.size, dtype=bool)
+        memo = self._run_verdicts.setdefault(run[0][0], {})
         for u, r in enumerate(first.tolist()):
-            try:
-                texts = bytes(b[r, : lengths[r]]).decode(self.codec).split(",")
-            except UnicodeDecodeError:
-                continue
-            ok_u[u] = len(texts) == len(run) and all(
-                self.validator.stands_as_is(column, text)
-                for (_, column), text in zip(run, texts, strict=True)
-            )
+            span_bytes = bytes(b[r, : lengths[r]])
+            known = memo.get(span_bytes)
+            if known is None:
+                known = self._run_verdict(span_bytes, run)
+                if len(memo) < _RUN_MEMO_LIMIT:
+                    memo[span_bytes] = known
+            ok_u[u] = known
         verdict[rows] = ok_u[inverse] & same
         return verdict
+
+    def _run_verdict(self, span_bytes: bytes, run) -> bool:
+        """Whether each field of a run's text (its fields' bytes, commas included) stands as it is."""
+        try:
+            texts = span_bytes.decode(self.codec).split(",")
+        except UnicodeDecodeError:
+            return False
+        return len(texts) == len(run) and all(
+            self.validator.stands_as_is(column, text) for (_, column), text in zip(run, texts, strict=True)
+        )

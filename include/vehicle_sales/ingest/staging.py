@@ -59,7 +59,7 @@ from vehicle_sales.ingest.rows import (
     reason_family,
     validate_record,
 )
-from vehicle_sales.ingest.screen import PG_ENCODINGS, ZERO, Screen
+from vehicle_sales.ingest.screen import PG_ENCODINGS, ZERO, OrderHeaders, Screen
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,7 @@ _SPOOL_COPY = (
 )
 _BAD_COPY = "COPY stage_bad (source_line, raw_text, reason, ordernumber, orderlinenumber, n_lines) FROM STDIN"
 _SPOOL_BYTES = 32 * 1024 * 1024  # records to classify are kept in memory up to this, then on disk
+_HEADER_SUSPECTS = 10_000  # orders whose header SQL checks one by one, at least (else all of the file's)
 _STRUCTURE = {"columns": sql_names(), "value_columns": sql_names(VALUE_COLUMNS)}
 
 
@@ -321,6 +322,46 @@ def _line_end(line: bytes, crlf: bool) -> bytes:
     return (line if line.endswith(b"\r") else line + b"\r") if crlf else strip_cr(line)
 
 
+class HeaderWatch:
+    """The orders of a file whose lines may disagree on the order's header (customer, date and
+    status): stage_order_headers.sql checks those only, not every order of the file.
+
+    An order is left out only when every one of its lines in the file went straight into
+    raw_orders_csv with the same header bytes (equal texts give equal values). Everything else is a
+    suspect: lines whose header bytes differ, header fields too long to compare here, and any order
+    with a line that took the careful way (spooled and classified in SQL, perhaps loaded).
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.first: dict[int, bytes] = {}  # an order's header bytes, as its first direct line has them
+        self.suspects: set[int] = set()
+        self.limit = limit  # more suspects than this: check every order of the file (None)
+
+    def add(self, orders: np.ndarray, headers: OrderHeaders) -> None:
+        """Direct lines of a chunk: their order numbers and header fields."""
+        if orders.size == 0:
+            return
+        self.suspects.update(np.unique(orders[~headers.fit]).tolist())
+        by_order = np.argsort(orders, kind="stable")
+        o, h = orders[by_order], headers.rows[by_order]
+        starts = np.flatnonzero(np.concatenate([[True], o[1:] != o[:-1]]))
+        group = np.repeat(np.arange(starts.size), np.diff(np.append(starts, o.size)))
+        differ = (h != h[starts[group]]).any(axis=1)
+        self.suspects.update(np.unique(o[differ]).tolist())
+        first = self.first
+        for order, text in zip(o[starts].tolist(), headers.texts(by_order[starts]), strict=True):
+            if first.setdefault(order, text) != text:
+                self.suspects.add(order)
+
+    def mark(self, orders) -> None:
+        """Orders with a line on the careful way."""
+        self.suspects.update(orders)
+
+    def orders(self) -> list[int] | None:
+        """The orders to check (sorted), or None: all of the file's."""
+        return None if len(self.suspects) > self.limit else sorted(self.suspects)
+
+
 class Router:
     """Sends each line of one file where it belongs, a chunk at a time: straight into raw_orders_csv
     (the COPY text of :meth:`take_direct`), to the spool of records to classify, or to the rejects
@@ -337,6 +378,7 @@ class Router:
             else None
         )
         self.seen: set[int] = set()  # (order << 16 | line) of every valid record so far
+        self.headers = HeaderWatch(max(_HEADER_SUSPECTS, plan.capacity // 10))
         self._direct: list[bytes] = []
         self._spool_csv = csv.writer(spool, lineterminator="\n")
         self.bad: list[tuple[int, str, str, str | None, str | None, int]] = []
@@ -363,10 +405,12 @@ class Router:
                 screened.orders,
                 screened.order_lines,
             )
+            cr_lines, headers = screened.cr_lines, screened.headers
         else:
             ok = np.zeros(n, dtype=bool)
             blank = np.fromiter((not strip_cr(x) for x in lines), dtype=bool, count=n)
             fast_idx = fast_orders = fast_lines = np.zeros(0, dtype=np.int64)
+            cr_lines = headers = None  # no direct line: not needed
 
         # the careful path, in line order: records, their keys, or their reasons
         slow: list[tuple[int, int, list[str | None], str]] = []  # (k, n_lines, values, text)
@@ -391,10 +435,14 @@ class Router:
             self._careful(k, line_no, g, slow, counts)
         keep = (fast_idx < limit) & ok[fast_idx]  # not a continuation line of a multi-line record
         fast_idx, fast_orders, fast_lines = fast_idx[keep], fast_orders[keep], fast_lines[keep]
+        if headers is not None:
+            headers = headers.take(keep)
         counts.read += int((~blank[:limit]).sum())
         counts.blank_lines += int(blank[:limit].sum())
 
-        self._dispatch(lines, first_line, fast_idx, fast_orders, fast_lines, slow, data)
+        direct = self._dispatch(lines, first_line, fast_idx, fast_orders, fast_lines, slow, cr_lines)
+        if headers is not None:
+            self.headers.add(fast_orders[direct], headers.take(direct))
         return n - limit
 
     def _careful(self, k: int, line_no: int, g, slow: list, counts: StageCounts) -> None:
@@ -431,15 +479,16 @@ class Router:
         slow.append((k, g.n_lines, values, raw_text(record)))
 
     @staticmethod
-    def _cr_all(lines: list[bytes], data: bytes) -> bool | None:
-        """True when every line ends in CR (a CR LF chunk), False when none does, None when mixed.
-        ``data``: the lines joined by LF, as the chunk holds them (counted at C speed)."""
-        ending = data.count(b"\r\n") + (not data.endswith(b"\n") and data.endswith(b"\r"))
-        return True if ending == len(lines) else False if ending == 0 else None
+    def _cr_all(n_lines: int, cr_lines: int | None) -> bool | None:
+        """True when every line of a chunk ends in CR (a CR LF chunk), False when none does, None
+        when mixed (or not counted). ``cr_lines``: how many do (the screen counted them)."""
+        if cr_lines is None:
+            return None
+        return True if cr_lines == n_lines else False if cr_lines == 0 else None
 
-    def _dispatch(self, lines, first_line, fast_idx, fast_orders, fast_lines, slow, data) -> None:
+    def _dispatch(self, lines, first_line, fast_idx, fast_orders, fast_lines, slow, cr_lines) -> np.ndarray:
         """Direct COPY for a fast line whose key is new (not loaded, not seen earlier in the file);
-        the spool for the other valid records."""
+        the spool for the other valid records. Returns which fast lines went directly."""
         slow_idx = np.array([s[0] for s in slow], dtype=np.int64)
         slow_keys = np.array([int(s[2][_ORDER]) << 16 | int(s[2][_LINE]) for s in slow], dtype=np.int64)
         fast_keys = fast_orders << 16 | fast_lines
@@ -458,6 +507,9 @@ class Router:
             new = np.fromiter((k not in seen for k in key_list), dtype=bool, count=keys.size)
         direct = (first & new)[: fast_idx.size] & ~self.plan.known_orders.mask(fast_orders)
         seen.update(key_list)
+        # the other valid records go the careful way: their orders' headers are checked in SQL
+        self.headers.mark(fast_orders[~direct].tolist())
+        self.headers.mark(int(s[2][_ORDER]) for s in slow)
 
         # one COPY line per direct line: raw_id, file, line, then the line as it stands (with its CR,
         # when the stream's lines end in CR LF, as the file's first lines did: COPY wants one style)
@@ -467,7 +519,7 @@ class Router:
                 self._crlf = lines[int(take[0])].endswith(b"\r")
             bodies = (
                 lines
-                if self._cr_all(lines, data) is self._crlf
+                if self._cr_all(len(lines), cr_lines) is self._crlf
                 else [_line_end(x, self._crlf) for x in lines]
             )
             if self.export.stream_encoding is None:
@@ -491,6 +543,7 @@ class Router:
                 )
             self._spool_csv.writerow((self.plan.raw_id(line_no), line_no, n_lines, *values, text))
             self.n_spooled += 1
+        return direct
 
     def take_direct(self) -> bytes:
         text = b"".join(self._direct)
@@ -571,7 +624,12 @@ def settle(
     moved = sql.run(
         conn,
         "ingest/stage_order_headers.sql",
-        {"file_id": file_id, "first_id": plan.first_id, "last_id": plan.last_id},
+        {
+            "file_id": file_id,
+            "first_id": plan.first_id,
+            "last_id": plan.last_id,
+            "orders": router.headers.orders(),
+        },
     ).fetchall()
     fill_raw_text(conn, export, {line: reject_id for line, _, reject_id in moved})
     header_lines = sum(n for _, n, _ in moved)
