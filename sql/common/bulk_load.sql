@@ -21,6 +21,9 @@ No '%' in here: the macros serve operator templates and psycopg scripts alike.
 -#}
 {%- set threshold = 50000 -%}
 
+{#- the size of a table from which its indexes are built in parallel (see restore_constraints) -#}
+{%- set parallel_build_size = '64MB' -%}
+
 {#- parallel_tuple_cost (default 0.1) for a statement that gathers many partial groups from its
    parallel workers over a large load: at the default the planner, which guesses a third of the
    rows, aggregates in one process; passing a group on is cheap next to hashing the rows. -#}
@@ -84,11 +87,16 @@ DO $bulk$
 DECLARE
     c record;
     nestloop CONSTANT text := current_setting('enable_nestloop');
+    parallel_size CONSTANT text := current_setting('min_parallel_table_scan_size');
 BEGIN
     -- validating a foreign key joins the whole table to the referenced one: never by nested loop.
     -- The statistics of a table filled in this transaction are stale (a table vacuumed while empty
     -- says 0 rows: a nested loop over it would compare every row with every key, for hours).
     PERFORM set_config('enable_nestloop', 'off', true);
+    -- an index is built (and a key validated) by parallel workers only on a table of {{ parallel_build_size }} or
+    -- more: on a smaller one, starting them costs more than they save (the default, 8MB, sends two
+    -- workers to build the keys of 100,000 raw rows: 40 and 46 ms against 29 and 40 ms alone)
+    PERFORM set_config('min_parallel_table_scan_size', '{{ parallel_build_size }}', true);
     FOR c IN SELECT step, tbl, conname, def FROM bulk_constraints ORDER BY step, tbl::text, conname LOOP
         IF c.step = 0 THEN
             EXECUTE c.def;  -- CREATE INDEX ..., as it was
@@ -98,6 +106,7 @@ BEGIN
     END LOOP;
     DELETE FROM bulk_constraints;
     PERFORM set_config('enable_nestloop', nestloop, true);
+    PERFORM set_config('min_parallel_table_scan_size', parallel_size, true);
 END
 $bulk$;
 {%- endmacro -%}
