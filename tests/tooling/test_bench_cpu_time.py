@@ -5,6 +5,7 @@ real server (what it reads is the server's, and grows with the server's work).""
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -94,3 +95,24 @@ def test_the_meter_sees_the_real_servers_cpu_grow_with_its_work(pg_server_url):
     assert busy["python_cpu_s"] < busy["server_cpu_s"]  # the client only waited
     assert idle["server_cpu_s"] < busy["server_cpu_s"]
     assert meter.total()["wall_s"] == pytest.approx(busy["wall_s"] + idle["wall_s"], abs=0.002)
+
+
+def test_reading_proc_is_counted_in_no_step(pg_server_url, monkeypatch):
+    """The meter's own reading of /proc (slow here on purpose) adds nothing to a step's wall time
+    or this process's CPU time: a step that does nothing measures about nothing."""
+    import cpu_time
+
+    def slow(postmaster, proc=cpu_time.PROC):
+        deadline = time.process_time() + 0.05
+        while time.process_time() < deadline:  # 50 ms of CPU, as a large /proc would cost
+            pass
+        return 1.0
+
+    monkeypatch.setattr(cpu_time, "server_seconds", slow)
+    with psycopg.connect(pg_server_url) as conn:
+        meter = Meter(conn)
+        meter.postmaster = 1  # read the (slow) server figure at every mark
+        meter.mark("nothing")
+        meter.mark("nothing again")
+    for step in meter.steps.values():
+        assert step["wall_s"] < 0.03 and step["python_cpu_s"] < 0.03, meter.steps
