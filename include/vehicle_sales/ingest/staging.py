@@ -17,7 +17,9 @@ database). :func:`stage_file` runs these phases, each a function below:
    its reason;
 4. **classify** the spooled records set-based as new, duplicate or conflict (:func:`classify`,
    ``sql/ingest/stage_load.sql``), then restore what the bulk path dropped;
-5. **settle**: conflicting texts, the counts, the balance check and the file's record (:func:`settle`).
+5. **settle**: the order headers (``sql/ingest/stage_order_headers.sql``: only the orders
+   :class:`HeaderWatch` could not clear while routing), conflicting texts, the counts, the balance
+   check and the file's record (:func:`settle`).
 
 Given the sha256 download_raw recorded, the file is hashed again on a thread while PostgreSQL runs
 phases 4 and 5 (Python only waits for it then), rather than in a pass of its own before staging: a
