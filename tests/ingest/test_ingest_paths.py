@@ -26,7 +26,7 @@ from vehicle_sales.ingest.reader import ChunkReader
 from vehicle_sales.ingest.reference import load_reference_data
 from vehicle_sales.ingest.rows import RowValidator
 from vehicle_sales.ingest.screen import OrderHeaders, Screen
-from vehicle_sales.ingest.staging import HeaderWatch, open_export
+from vehicle_sales.ingest.staging import HeaderWatch, SeenKeys, open_export
 
 RAW_VALUES = (
     "SELECT source_line, "
@@ -249,7 +249,7 @@ def test_header_watch_leaves_out_only_orders_whose_direct_lines_all_agree():
         ]
         rows = np.ascontiguousarray(np.concatenate([*cells, np.pad(lens, ((0, 0), (0, 5)))], axis=1))
         ok = np.ones(len(lines), dtype=bool) if fit is None else np.array(fit)
-        return OrderHeaders(rows.astype(np.uint8).view(np.uint64), starts, lens, ok)
+        return OrderHeaders(rows.astype(np.uint8).view(np.uint64), ok)
 
     watch = HeaderWatch(limit=10)
     h = chunk("1/1/2003,Shipped,A", "1/1/2003,Shipped,B", "1/1/2003,Shipped,A", "1/2/2003,Shipped,C")
@@ -265,6 +265,24 @@ def test_header_watch_leaves_out_only_orders_whose_direct_lines_all_agree():
     assert watch.orders() == [2, 3, 4, 6]
     watch.mark(range(100, 107))
     assert watch.orders() is None  # 11 suspects > 10: check them all
+
+
+def test_seen_keys_answer_alike_for_sorted_and_unsorted_chunks():
+    """SeenKeys, alone: while chunks arrive in ascending key order nothing is looked up; a chunk
+    that goes back (or overlaps) is answered from everything seen before, as a plain set would."""
+    rng = np.random.default_rng(3)
+    sorted_chunks = [np.arange(100 * i, 100 * i + 100) for i in range(5)]
+    later = [rng.integers(0, 700, 50), np.array([450, 450, 1000]), rng.integers(0, 1200, 80)]
+    keys, truth = SeenKeys(), set()
+    for chunk in sorted_chunks + later:
+        expected = [int(k) not in truth for k in chunk]
+        assert keys.remember(chunk).tolist() == expected
+        truth.update(int(k) for k in chunk)
+    assert keys._set == truth  # switched to a set at the first chunk that went back
+    fresh = SeenKeys()
+    assert fresh.remember(np.array([5, 3])).tolist() == [True, True]
+    assert fresh.remember(np.array([4, 9])).tolist() == [True, True]  # 4 < 5: looked up, not seen
+    assert fresh.remember(np.array([9, 10])).tolist() == [False, True]
 
 
 def test_header_conflicts_are_found_across_chunks_and_past_the_compared_bytes(

@@ -119,21 +119,17 @@ class OrderHeaders:
 
     ``rows``: per line, each field's first bytes (up to its HEADER_WIDTHS, zero-padded to the
     chunk's widest) and the fields' lengths, as 64-bit words: two lines of a chunk whose fields
-    ``fit`` have equal rows exactly when their header texts are equal. ``starts`` and ``lens``:
-    where each field is in the chunk."""
+    ``fit`` have equal rows exactly when their header texts are equal."""
 
     rows: np.ndarray
-    starts: np.ndarray
-    lens: np.ndarray
     fit: np.ndarray
 
     @classmethod
     def empty(cls) -> OrderHeaders:
-        spans = np.zeros((0, len(HEADER_WIDTHS)), dtype=np.int64)
-        return cls(np.zeros((0, 1), dtype=np.uint64), spans, spans, np.zeros(0, dtype=bool))
+        return cls(np.zeros((0, 1), dtype=np.uint64), np.zeros(0, dtype=bool))
 
     def take(self, which: np.ndarray) -> OrderHeaders:
-        return OrderHeaders(self.rows[which], self.starts[which], self.lens[which], self.fit[which])
+        return OrderHeaders(self.rows[which], self.fit[which])
 
     def texts(self, which: np.ndarray) -> list[bytes]:
         """The header texts of lines ``which``, comparable across chunks: each row without its zero
@@ -330,20 +326,18 @@ class Screen:
     def headers(self, a, bounds, keep) -> OrderHeaders:
         """The header fields of the ``keep`` lines as they stand (see :class:`OrderHeaders`)."""
         m = int(keep.sum())
-        starts = np.empty((m, len(HEADER_WIDTHS)), dtype=np.int64)
-        lens = np.empty_like(starts)
         parts, fit = [], np.ones(m, dtype=bool)
+        length_bytes = np.zeros((m, 8), dtype=np.uint8)
         for j, (name, cap) in enumerate(HEADER_WIDTHS.items()):
             fs, fe = bounds(self.pos[name])
-            starts[:, j], lens[:, j] = fs[keep], (fe - fs)[keep]
-            fit &= lens[:, j] <= cap
-            shown = np.minimum(lens[:, j], cap)
+            fs, flen = fs[keep], (fe - fs)[keep]
+            fit &= flen <= cap
+            shown = np.minimum(flen, cap)
             width = -(-int(shown.max(initial=1)) // 8) * 8  # as wide as this chunk needs
-            parts.append(self._gather(a, starts[:, j], shown, width)[0])
-        length_bytes = np.zeros((m, 8), dtype=np.uint8)
-        length_bytes[:, : len(HEADER_WIDTHS)] = np.minimum(lens, 255)
+            parts.append(self._gather(a, fs, shown, width)[0])
+            length_bytes[:, j] = np.minimum(flen, 255)
         rows = np.ascontiguousarray(np.concatenate([*parts, length_bytes], axis=1)).view(np.uint64)
-        return OrderHeaders(rows, starts, lens, fit)
+        return OrderHeaders(rows, fit)
 
     def _gather(
         self, a: np.ndarray, fs: np.ndarray, flen: np.ndarray, width: int

@@ -324,6 +324,42 @@ def _line_end(line: bytes, crlf: bool) -> bytes:
     return (line if line.endswith(b"\r") else line + b"\r") if crlf else strip_cr(line)
 
 
+class SeenKeys:
+    """The keys (order << 16 | line) of the valid records of a file routed so far.
+
+    While each chunk's keys are all above every earlier key (an export sorted by order number),
+    none of them can have been seen: they are kept as arrays and nothing is looked up. The first
+    chunk that is not turns them into a set, which answers from then on."""
+
+    def __init__(self) -> None:
+        self._runs: list[np.ndarray] = []
+        self._max = -1
+        self._set: set[int] | None = None
+
+    def remember(self, keys: np.ndarray) -> np.ndarray:
+        """Which of ``keys`` no earlier call had (repeats within ``keys`` are the caller's); all of
+        them are remembered."""
+        if keys.size == 0:
+            return np.ones(0, dtype=bool)
+        if self._set is None and int(keys.min()) > self._max:
+            self._runs.append(keys.copy())
+            self._max = int(keys.max())
+            return np.ones(keys.size, dtype=bool)
+        if self._set is None:
+            self._set = set(np.concatenate(self._runs).tolist()) if self._runs else set()
+            self._runs = []
+        seen, key_list = self._set, keys.tolist()
+        if seen.isdisjoint(key_list):
+            new = np.ones(keys.size, dtype=bool)
+        else:
+            new = np.fromiter((k not in seen for k in key_list), dtype=bool, count=keys.size)
+        seen.update(key_list)
+        return new
+
+    def clear(self) -> None:
+        self.__init__()
+
+
 class HeaderWatch:
     """The orders of a file whose lines may disagree on the order's header (customer, date and
     status): stage_order_headers.sql checks those only, not every order of the file.
@@ -379,7 +415,7 @@ class Router:
             if use_fast_path and export.fast
             else None
         )
-        self.seen: set[int] = set()  # (order << 16 | line) of every valid record so far
+        self.seen = SeenKeys()  # (order << 16 | line) of every valid record so far
         self.headers = HeaderWatch(max(_HEADER_SUSPECTS, plan.capacity // 10))
         self._direct: list[bytes] = []
         self._spool_csv = csv.writer(spool, lineterminator="\n")
@@ -437,14 +473,13 @@ class Router:
             self._careful(k, line_no, g, slow, counts)
         keep = (fast_idx < limit) & ok[fast_idx]  # not a continuation line of a multi-line record
         fast_idx, fast_orders, fast_lines = fast_idx[keep], fast_orders[keep], fast_lines[keep]
-        if headers is not None:
-            headers = headers.take(keep)
+        kept = np.flatnonzero(keep)  # of the screen's ok lines
         counts.read += int((~blank[:limit]).sum())
         counts.blank_lines += int(blank[:limit].sum())
 
         direct = self._dispatch(lines, first_line, fast_idx, fast_orders, fast_lines, slow, cr_lines)
         if headers is not None:
-            self.headers.add(fast_orders[direct], headers.take(direct))
+            self.headers.add(fast_orders[direct], headers.take(kept[direct]))
         return n - limit
 
     def _careful(self, k: int, line_no: int, g, slow: list, counts: StageCounts) -> None:
@@ -501,14 +536,8 @@ class Router:
         if keys.size:
             _, first_pos = np.unique(keys[order], return_index=True)
             first[order[first_pos]] = True
-        seen = self.seen
-        key_list = keys.tolist()
-        if seen.isdisjoint(key_list):  # the usual case: nothing seen before
-            new = np.ones(keys.size, dtype=bool)
-        else:
-            new = np.fromiter((k not in seen for k in key_list), dtype=bool, count=keys.size)
+        new = self.seen.remember(keys)
         direct = (first & new)[: fast_idx.size] & ~self.plan.known_orders.mask(fast_orders)
-        seen.update(key_list)
         # the other valid records go the careful way: their orders' headers are checked in SQL
         self.headers.mark(fast_orders[~direct].tolist())
         self.headers.mark(int(s[2][_ORDER]) for s in slow)
