@@ -83,28 +83,31 @@ class Meter:
     def __init__(self, conn) -> None:
         self.postmaster = postmaster_of(conn)
         self.steps: dict[str, dict[str, float | None]] = {}
-        self._last = self._now()
+        self._last = self._start()
 
-    def _now(self, clocks_first: bool = False) -> tuple[float, float, float | None]:
-        """The clocks and the server's CPU. Reading /proc (some 800 files, ~12 ms) is nobody's step:
-        a step ends with the clocks read first, the next one starts with them read last (read last
-        at both ends, every step counted one reading of /proc)."""
-        if clocks_first:
-            wall, cpu = time.perf_counter(), time.process_time()
-        server = server_seconds(self.postmaster) if self.postmaster is not None else None
-        if not clocks_first:
-            wall, cpu = time.perf_counter(), time.process_time()
-        return wall, cpu, server
+    # Reading /proc (some 800 files, ~12 ms) is nobody's step: a step ends with the clocks read
+    # before the server's CPU, the next one starts with them read after it (read after it at both
+    # ends, every step counted one reading of /proc).
+    @staticmethod
+    def _clocks() -> tuple[float, float]:
+        return time.perf_counter(), time.process_time()
+
+    def _server(self) -> float | None:
+        return server_seconds(self.postmaster) if self.postmaster is not None else None
+
+    def _start(self) -> tuple[float, float, float | None]:
+        server = self._server()
+        return (*self._clocks(), server)
 
     def mark(self, name: str) -> None:
-        now = self._now(clocks_first=True)
-        (w0, p0, s0), (w1, p1, s1) = self._last, now
+        (w1, p1), s1 = self._clocks(), self._server()
+        w0, p0, s0 = self._last
         self.steps[name] = {
             "wall_s": round(w1 - w0, 3),
             "python_cpu_s": round(p1 - p0, 3),
             "server_cpu_s": round(s1 - s0, 3) if s0 is not None and s1 is not None else None,
         }
-        self._last = self._now()
+        self._last = self._start()
 
     def total(self) -> dict[str, float | None]:
         """The steps' figures added up (None when any step's is)."""

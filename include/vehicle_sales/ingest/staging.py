@@ -382,8 +382,8 @@ class HeaderWatch:
         self.suspects.update(np.unique(orders[~headers.fit]).tolist())
         by_order = np.argsort(orders, kind="stable")
         o, h = orders[by_order], headers.rows[by_order]
-        starts = np.flatnonzero(np.concatenate([[True], o[1:] != o[:-1]]))
-        group = np.repeat(np.arange(starts.size), np.diff(np.append(starts, o.size)))
+        opens = np.concatenate([[True], o[1:] != o[:-1]])  # the first line of each order's group
+        starts, group = np.flatnonzero(opens), np.cumsum(opens) - 1
         differ = (h != h[starts[group]]).any(axis=1)
         self.suspects.update(np.unique(o[differ]).tolist())
         first = self.first
@@ -519,8 +519,6 @@ class Router:
     def _cr_all(n_lines: int, cr_lines: int | None) -> bool | None:
         """True when every line of a chunk ends in CR (a CR LF chunk), False when none does, None
         when mixed (or not counted). ``cr_lines``: how many do (the screen counted them)."""
-        if cr_lines is None:
-            return None
         return True if cr_lines == n_lines else False if cr_lines == 0 else None
 
     def _dispatch(self, lines, first_line, fast_idx, fast_orders, fast_lines, slow, cr_lines) -> np.ndarray:
@@ -539,8 +537,7 @@ class Router:
         new = self.seen.remember(keys)
         direct = (first & new)[: fast_idx.size] & ~self.plan.known_orders.mask(fast_orders)
         # the other valid records go the careful way: their orders' headers are checked in SQL
-        self.headers.mark(fast_orders[~direct].tolist())
-        self.headers.mark(int(s[2][_ORDER]) for s in slow)
+        self.headers.mark(np.concatenate([fast_orders[~direct], slow_keys >> 16]).tolist())
 
         # one COPY line per direct line: raw_id, file, line, then the line as it stands (with its CR,
         # when the stream's lines end in CR LF, as the file's first lines did: COPY wants one style)
