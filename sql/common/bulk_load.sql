@@ -34,8 +34,10 @@ No '%' in here: the macros serve operator templates and psycopg scripts alike.
 coalesce(nullif(current_setting('vehicle_sales.bulk_threshold', true), '')::bigint, {{ threshold }})
 {%- endmacro -%}
 
+{#- What is dropped is kept in bulk_constraints, a temporary table created by the first drop of the
+   transaction that drops anything (a small load creates none: its transaction saves the table's
+   creation and removal), and vehicle_sales.bulk_taken is 'on' (this transaction) until it is restored. -#}
 {%- macro drop_constraints(tables, rows, keys=False, indexes=False) -%}
-CREATE TEMP TABLE IF NOT EXISTS bulk_constraints (step int, tbl regclass, conname name, def text) ON COMMIT DROP;
 DO $bulk$
 DECLARE
     c record;
@@ -47,6 +49,8 @@ BEGIN
     IF n_rows < threshold THEN
         RETURN;
     END IF;
+    CREATE TEMP TABLE IF NOT EXISTS bulk_constraints (step int, tbl regclass, conname name, def text) ON COMMIT DROP;
+    PERFORM set_config('vehicle_sales.bulk_taken', 'on', true);
     -- the tables whose keys or indexes are rebuilt: the load is at least as large as their content
     SELECT coalesce(array_agg(t), '{}') INTO big
     FROM unnest(tables) t JOIN pg_class r ON r.oid = t
@@ -89,6 +93,9 @@ DECLARE
     nestloop CONSTANT text := current_setting('enable_nestloop');
     parallel_size CONSTANT text := current_setting('min_parallel_table_scan_size');
 BEGIN
+    IF to_regclass('pg_temp.bulk_constraints') IS NULL THEN
+        RETURN;  -- nothing was dropped in this transaction
+    END IF;
     -- validating a foreign key joins the whole table to the referenced one: never by nested loop.
     -- The statistics of a table filled in this transaction are stale (a table vacuumed while empty
     -- says 0 rows: a nested loop over it would compare every row with every key, for hours).
@@ -105,15 +112,16 @@ BEGIN
         END IF;
     END LOOP;
     DELETE FROM bulk_constraints;
+    PERFORM set_config('vehicle_sales.bulk_taken', 'off', true);
     PERFORM set_config('enable_nestloop', nestloop, true);
     PERFORM set_config('min_parallel_table_scan_size', parallel_size, true);
 END
 $bulk$;
 {%- endmacro -%}
 
-{#- Whether the bulk path dropped anything in this transaction (an SQL boolean expression). -#}
+{#- Whether the bulk path dropped anything in this transaction, not restored yet (an SQL boolean expression). -#}
 {%- macro taken() -%}
-EXISTS (SELECT 1 FROM bulk_constraints)
+coalesce(current_setting('vehicle_sales.bulk_taken', true) = 'on', false)
 {%- endmacro -%}
 
 {#- A coarse ANALYZE of `targets` (an ANALYZE target list: tables, each with the columns the statements

@@ -477,25 +477,48 @@ def test_a_bulk_load_counts_its_rows_for_the_planner_and_leaves_the_full_analysi
     assert changes == held
 
 
-def test_a_small_file_into_a_larger_warehouse_looks_its_orders_up_on_the_side(conn, tmp_path):
+@pytest.mark.parametrize("chunk_bytes", [None, 4 << 10], ids=["one chunk", "4 KB chunks"])
+def test_a_small_file_into_a_larger_warehouse_looks_its_orders_up_by_index(
+    conn, tmp_path, monkeypatch, chunk_bytes
+):
     """When raw_orders_csv holds more than the file, the orders already loaded are asked per chunk
-    (another connection, the index); the verdicts are those of a full read."""
-    first = [row(ORDERNUMBER=str(10100 + i // 3), ORDERLINENUMBER=str(1 + i % 3)) for i in range(30)]
+    through the index: the first chunk's on the file's own connection before its COPY opens, the
+    next ones' on a second connection (opened only for a file of more than one chunk). The verdicts
+    are those of a full read, in the first chunk and in the later ones."""
+    first = [row(ORDERNUMBER=str(10100 + i // 3), ORDERLINENUMBER=str(1 + i % 3)) for i in range(150)]
     ingest(conn, write_csv(tmp_path / "a.csv", first))
     conn.execute("ANALYZE raw_orders_csv")
     conn.commit()
-    later = [
+    known = [
         row(ORDERNUMBER="10100", ORDERLINENUMBER="1"),  # loaded, same values: duplicate
         row(ORDERNUMBER="10101", ORDERLINENUMBER="2", QUANTITYORDERED="99"),  # loaded, other values: conflict
         row(ORDERNUMBER="10101", ORDERLINENUMBER="9"),  # a new line of a loaded order
-        row(ORDERNUMBER="20000", ORDERLINENUMBER="1"),  # a new order: straight in
     ]
-    counts = ingest(conn, write_csv(tmp_path / "b.csv", later))
-    assert (counts.read, counts.loaded, counts.duplicate, counts.rejected, counts.direct) == (4, 2, 1, 1, 1)
-    reasons = [r[0] for r in conn.execute("SELECT reason FROM raw_orders_rejects")]
+    new = [row(ORDERNUMBER=str(20000 + i), ORDERLINENUMBER="1") for i in range(40)]  # straight in
+    later_known = [
+        row(ORDERNUMBER="10102", ORDERLINENUMBER="3"),  # duplicate, chunks later
+        row(ORDERNUMBER="10103", ORDERLINENUMBER="1", QUANTITYORDERED="98"),  # conflict, chunks later
+    ]
+    if chunk_bytes:
+        monkeypatch.setattr(staging, "ChunkReader", functools.partial(ChunkReader, chunk_bytes=chunk_bytes))
+    connects = []
+    connect = psycopg.connect
+    monkeypatch.setattr(psycopg, "connect", lambda *a, **k: connects.append(a) or connect(*a, **k))
+    counts = ingest(conn, write_csv(tmp_path / "b.csv", known + new + later_known))
+    assert (counts.read, counts.loaded, counts.duplicate, counts.rejected, counts.direct) == (
+        45,
+        41,
+        2,
+        2,
+        40,
+    )
+    assert len(connects) == (1 if chunk_bytes else 0)
+    raw_id = "SELECT raw_id FROM raw_orders_csv WHERE ordernumber = %s AND orderlinenumber = %s ORDER BY raw_id LIMIT 1"
+    reasons = [r[0] for r in conn.execute("SELECT reason FROM raw_orders_rejects ORDER BY source_line")]
     assert reasons == [
-        "conflicting duplicate: order 10101 line 2 is already loaded (raw_id "
-        f"{conn.execute('SELECT raw_id FROM raw_orders_csv WHERE ordernumber = 10101 AND orderlinenumber = 2 ORDER BY raw_id LIMIT 1').fetchone()[0]}) with different values"
+        f"conflicting duplicate: order {o} line {n} is already loaded (raw_id"
+        f" {conn.execute(raw_id, (o, n)).fetchone()[0]}) with different values"
+        for o, n in ((10101, 2), (10103, 1))
     ]
 
 
@@ -554,3 +577,30 @@ def test_a_bulk_file_into_a_larger_warehouse_does_not_wait_on_itself(fresh_db_fa
     c = outcome["counts"]
     assert (c.read, c.loaded, c.duplicate, c.rejected) == (5, 5, 0, 0)
     assert c.direct == 4 and c.classified == 1  # the known order went through classification
+
+
+def test_a_file_that_goes_straight_in_skips_what_has_nothing_to_do(conn, tmp_path, monkeypatch):
+    """A file whose every line goes straight in (new keys, one header per order) needs no working
+    tables, no classification and no header check; a file with one line to classify and one order
+    whose lines disagree runs them all. The counts balance either way."""
+    scripts: list[str] = []
+    run = staging.sql.run
+    monkeypatch.setattr(
+        staging.sql, "run", lambda conn, name, *a, **k: scripts.append(name) or run(conn, name, *a, **k)
+    )
+    clean = [row(ORDERNUMBER=str(30000 + i // 2), ORDERLINENUMBER=str(1 + i % 2)) for i in range(20)]
+    counts = ingest(conn, write_csv(tmp_path / "clean.csv", clean))
+    assert (counts.read, counts.loaded, counts.direct, counts.rejected) == (20, 20, 20, 0)
+    skipped = {"ingest/stage_tables.sql", "ingest/stage_load.sql", "ingest/stage_order_headers.sql"}
+    assert not skipped & set(scripts)
+    assert not conn.execute("SELECT count(*) FROM raw_orders_rejects").fetchone()[0]
+
+    scripts.clear()
+    odd = [
+        row(ORDERNUMBER="30000", ORDERLINENUMBER="1"),  # already loaded, same values: a duplicate
+        row(ORDERNUMBER="30100", ORDERLINENUMBER="1"),
+        row(ORDERNUMBER="30100", ORDERLINENUMBER="2", STATUS="Cancelled"),  # disagrees with line 1
+    ]
+    counts = ingest(conn, write_csv(tmp_path / "odd.csv", odd))
+    assert (counts.read, counts.loaded, counts.duplicate, counts.rejected) == (3, 1, 1, 1)
+    assert skipped <= set(scripts)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -145,6 +146,7 @@ class ChunkReader:
 
     def __init__(self, path: Path, offset: int, first_line: int = 2, chunk_bytes: int = CHUNK_BYTES) -> None:
         self._fh = open(path, "rb")  # noqa: SIM115 - closed by close() / the context manager
+        self._size = os.fstat(self._fh.fileno()).st_size
         self._fh.seek(offset)
         self._chunk_bytes = chunk_bytes
         self._pending = b""
@@ -190,6 +192,11 @@ class ChunkReader:
     def exhausted(self) -> bool:
         """Whether the chunk just read was the last one."""
         return self._eof and not self._pending
+
+    @property
+    def more(self) -> bool:
+        """Whether the file holds more than the chunks read so far (lines given back aside)."""
+        return bool(self._pending) or (not self._eof and self._fh.tell() < self._size)
 
     def give_back(self, n: int) -> None:
         """The last ``n`` lines of the chunk just read start the next chunk."""

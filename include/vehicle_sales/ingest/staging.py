@@ -6,9 +6,8 @@ and ``sql/ingest/stage_load.sql`` (duplicates and conflicts, which need the othe
 database). :func:`stage_file` runs these phases, each a function below:
 
 1. **open** the file: the header's columns mapped by name (:func:`open_export`);
-2. **begin** the file's transaction: the ingest lock, the working tables, the bulk path, the orders
-   already loaded, a block of raw_ids (one per line, in file order) (:func:`begin`,
-   ``sql/ingest/stage_begin.sql``);
+2. **begin** the file's transaction: the ingest lock, the bulk path, the orders already loaded, a
+   block of raw_ids (one per line, in file order) (:func:`begin`, ``sql/ingest/stage_begin.sql``);
 3. **route** the lines chunk by chunk (:func:`route`): the fast path's gate
    (:mod:`vehicle_sales.ingest.screen`) passes the lines PostgreSQL can COPY as they stand, and
    those whose key is new go straight into raw_orders_csv, while Python screens the next chunk;
@@ -16,7 +15,8 @@ database). :func:`stage_file` runs these phases, each a function below:
    quoted field holds a line break), validated, and spooled for classification or rejected with
    its reason;
 4. **classify** the spooled records set-based as new, duplicate or conflict (:func:`classify`,
-   ``sql/ingest/stage_load.sql``), then restore what the bulk path dropped;
+   ``sql/ingest/stage_tables.sql``, ``sql/ingest/stage_load.sql``), then restore what the bulk path
+   dropped (nothing to do, and skipped, when every line went straight in);
 5. **settle**: the order headers (``sql/ingest/stage_order_headers.sql``: only the orders
    :class:`HeaderWatch` could not clear while routing), conflicting texts, the counts, the balance
    check and the file's record (:func:`settle`).
@@ -36,7 +36,7 @@ import logging
 import tempfile
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from pathlib import Path
@@ -205,22 +205,36 @@ class KnownOrders:
     takes the bulk path at all: it drops the table's foreign key, which locks the table until the
     commit, and a lookup from another session would wait for this transaction while it waits for the
     lookup. Otherwise (a file below the bulk threshold, a bigger table) each chunk's order numbers are
-    looked up through the index, on a second connection that sees what is committed (this file's own
-    rows are the ``seen`` of the router), so that a small file added to a large warehouse costs what
-    the file costs.
+    looked up through the index, so that a small file added to a large warehouse costs what the file
+    costs: the first chunk's on the file's own connection, before its COPY opens (nothing of the file
+    is loaded yet), the next ones' on a second connection that sees what is committed (this file's
+    own rows are the ``seen`` of the router). That connection is opened on a thread while the first
+    chunk is routed (:meth:`prepare`), and only for a file of more than one chunk.
     """
 
-    def __init__(self, orders: np.ndarray | None = None, side: psycopg.Connection | None = None) -> None:
-        self.orders, self.side = orders, side
+    def __init__(self, orders: np.ndarray | None = None, conn: psycopg.Connection | None = None) -> None:
+        self.orders, self.conn = orders, conn
+        self.copying = False  # the file's COPY is open: its connection cannot be asked
+        self._side: Future[psycopg.Connection] | None = None
 
     @classmethod
-    def open(cls, conn: psycopg.Connection, capacity: int) -> KnownOrders:
+    def open(cls, conn: psycopg.Connection, capacity: int) -> tuple[KnownOrders, bool]:
+        """The known orders of a file of ``capacity`` lines, and whether the file takes the bulk path."""
         estimate, bulk = sql.run(conn, "ingest/stage_known_orders.sql", {"rows": capacity}).fetchone()
         if estimate <= capacity or bulk:
             rows = conn.execute("SELECT ordernumber FROM raw_orders_csv GROUP BY 1 ORDER BY 1").fetchall()
-            return cls(np.array([r[0] for r in rows], dtype=np.int64))
-        side = psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True)
-        return cls(side=side)
+            return cls(np.array([r[0] for r in rows], dtype=np.int64)), bulk
+        return cls(conn=conn), bulk
+
+    def prepare(self) -> None:
+        """More chunks will be asked about while the COPY is open: start connecting meanwhile."""
+        if self.orders is None and self._side is None:
+            conn = self.conn
+            opener = ThreadPoolExecutor(1, thread_name_prefix="stage-known-orders")
+            self._side = opener.submit(
+                psycopg.connect, conn.info.dsn, password=conn.info.password, autocommit=True
+            )
+            opener.shutdown(wait=False)
 
     def mask(self, orders: np.ndarray) -> np.ndarray:
         """Which of ``orders`` are already loaded."""
@@ -228,24 +242,35 @@ class KnownOrders:
             return np.isin(orders, self.orders)
         if orders.size == 0:
             return np.zeros(0, dtype=bool)
-        found = self.side.execute(
+        if self.copying:
+            self.prepare()
+            lookup = self._side.result()
+        else:
+            lookup = self.conn
+        found = lookup.execute(
             "SELECT DISTINCT ordernumber FROM raw_orders_csv WHERE ordernumber = ANY(%s)",
             (np.unique(orders).tolist(),),
         ).fetchall()
         return np.isin(orders, np.array([r[0] for r in found], dtype=np.int64))
 
     def close(self) -> None:
-        if self.side is not None:
-            self.side.close()
+        if self._side is not None:
+            try:
+                side = self._side.result()
+            except psycopg.Error:  # never connected: a lookup (if any) has raised it already
+                return
+            side.close()
 
 
 @dataclass(frozen=True)
 class Plan:
-    """What begin() prepared: the line capacity, the first reserved raw_id, the known orders."""
+    """What begin() prepared: the line capacity, the first reserved raw_id, the known orders, and
+    whether the file takes the bulk path (stage_load.sql restores what it dropped)."""
 
     capacity: int
     first_id: int
     known_orders: KnownOrders
+    bulk: bool = False
 
     def raw_id(self, line):
         """The raw_id reserved for line ``line`` of the file (an int or an array of them; line 2 is
@@ -288,9 +313,9 @@ def begin(conn: psycopg.Connection, export: Export, file_id: int) -> Plan:
     if staged_at is not None and staged_at[0] is not None:
         conn.rollback()
         raise AlreadyStaged(file_id, staged_at[0])
-    known = KnownOrders.open(conn, capacity)
+    known, bulk = KnownOrders.open(conn, capacity)
     sql.run(conn, "ingest/stage_begin.sql", {"rows": capacity})
-    return Plan(capacity, reserve_raw_ids(conn, capacity), known)
+    return Plan(capacity, reserve_raw_ids(conn, capacity), known, bulk)
 
 
 # --- route ---------------------------------------------------------------------------------
@@ -581,22 +606,38 @@ class Router:
 
 def route(cur: psycopg.Cursor, export: Export, router: Router, counts: StageCounts) -> None:
     """Phase 3: the lines chunk by chunk; each chunk's direct lines are COPYed by a worker thread
-    while the next chunk is screened (QueuedLibpqWriter), so PostgreSQL and Python work at once."""
-    with (
-        ChunkReader(export.path, export.header.data_offset) as reader,
-        cur.copy(export.copy_statement(), writer=QueuedLibpqWriter(cur)) as cp,
-    ):
-        for chunk in reader:
-            left = router.add_chunk(chunk.lines, chunk.first_line, chunk.data, counts, final=reader.exhausted)
+    while the next chunk is screened (QueuedLibpqWriter), so PostgreSQL and Python work at once.
+    The first chunk is routed before the COPY opens (its known orders asked on the file's own
+    connection: see KnownOrders)."""
+    known = router.plan.known_orders
+    with ChunkReader(export.path, export.header.data_offset) as reader:
+        chunks = iter(reader)
+        first = next(chunks, None)
+        if first is not None:
+            if reader.more:
+                known.prepare()
+            left = router.add_chunk(first.lines, first.first_line, first.data, counts, final=reader.exhausted)
             reader.give_back(left)
+        known.copying = True
+        with cur.copy(export.copy_statement(), writer=QueuedLibpqWriter(cur)) as cp:
             cp.write(router.take_direct())
+            for chunk in chunks:
+                left = router.add_chunk(
+                    chunk.lines, chunk.first_line, chunk.data, counts, final=reader.exhausted
+                )
+                reader.give_back(left)
+                cp.write(router.take_direct())
     router.seen.clear()
 
 
 # --- classify ------------------------------------------------------------------------------
-def classify(cur: psycopg.Cursor, router: Router, spool: IO[str], file_id: int) -> None:
+def classify(cur: psycopg.Cursor, router: Router, spool: IO[str], file_id: int) -> bool:
     """Phase 4: load the spooled and the rejected records, then stage_load.sql classifies, loads and
-    restores what the bulk path dropped."""
+    restores what the bulk path dropped. Returns whether it ran: not when every line went straight
+    in and nothing was dropped (nothing to classify, reject or restore)."""
+    if not (router.n_spooled or router.bad or router.plan.bulk):
+        return False
+    sql.run(cur.connection, "ingest/stage_tables.sql")
     spool.seek(0)
     with cur.copy(_SPOOL_COPY) as cp:
         while chunk := spool.read(1 << 20):
@@ -605,6 +646,7 @@ def classify(cur: psycopg.Cursor, router: Router, spool: IO[str], file_id: int) 
         for row in router.bad:
             cp.write_row(row)
     sql.run(cur.connection, "ingest/stage_load.sql", {"file_id": file_id}, **_STRUCTURE)
+    return True
 
 
 # --- settle --------------------------------------------------------------------------------
@@ -644,31 +686,40 @@ def fill_conflicting_text(conn: psycopg.Connection, export: Export, file_id: int
 
 
 def settle(
-    conn: psycopg.Connection, export: Export, router: Router, counts: StageCounts, file_id: int
+    conn: psycopg.Connection,
+    export: Export,
+    router: Router,
+    counts: StageCounts,
+    file_id: int,
+    classified: bool = True,
 ) -> None:
     """Phase 5: order headers, conflicting texts, the counts and their balance, the file's record
-    (uncommitted)."""
+    (uncommitted). ``classified``: whether classify() ran (if not, this file has no rejects yet and
+    stage_load.sql loaded nothing)."""
     plan = router.plan
-    moved = sql.run(
-        conn,
-        "ingest/stage_order_headers.sql",
-        {
-            "file_id": file_id,
-            "first_id": plan.first_id,
-            "last_id": plan.last_id,
-            "orders": router.headers.orders(),
-        },
-    ).fetchall()
+    orders = router.headers.orders()
+    moved = (
+        []  # HeaderWatch cleared every order of the file
+        if orders == []
+        else sql.run(
+            conn,
+            "ingest/stage_order_headers.sql",
+            {"file_id": file_id, "first_id": plan.first_id, "last_id": plan.last_id, "orders": orders},
+        ).fetchall()
+    )
     fill_raw_text(conn, export, {line: reject_id for line, _, reject_id in moved})
     header_lines = sum(n for _, n, _ in moved)
-    fill_conflicting_text(conn, export, file_id)
-    loaded, duplicate, rejected = sql.run(conn, "ingest/stage_counts.sql").fetchone()
+    loaded = duplicate = rejected = 0
+    if classified or moved:  # else: no reject of this file to read
+        fill_conflicting_text(conn, export, file_id)
+        if classified:
+            loaded, duplicate, rejected = sql.run(conn, "ingest/stage_counts.sql").fetchone()
+        for reason, n in conn.execute(
+            "SELECT reason, count(*) FROM raw_orders_rejects WHERE source_file_id = %s GROUP BY reason",
+            (file_id,),
+        ).fetchall():
+            counts.reasons[reason_family(reason)] += n
     loaded, rejected = loaded - header_lines, rejected + header_lines
-    for reason, n in conn.execute(
-        "SELECT reason, count(*) FROM raw_orders_rejects WHERE source_file_id = %s GROUP BY reason",
-        (file_id,),
-    ).fetchall():
-        counts.reasons[reason_family(reason)] += n
     counts.loaded, counts.duplicate, counts.rejected = router.n_direct + loaded, duplicate, rejected
     counts.direct, counts.classified, counts.multiline_records = (
         router.n_direct,
@@ -728,8 +779,8 @@ def stage_file(
             routed = time.perf_counter()
             # read through: its hash on a thread while the server works (hashlib lets go of the GIL)
             found = hasher.submit(_sha256, path) if sha256 else None
-            classify(cur, router, spool, file_id)
-            settle(conn, export, router, counts, file_id)
+            classified = classify(cur, router, spool, file_id)
+            settle(conn, export, router, counts, file_id, classified)
             if found is not None and found.result() != sha256:
                 raise ContentChanged(path, sha256, found.result())
             settled = time.perf_counter()
