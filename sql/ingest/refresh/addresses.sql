@@ -1,6 +1,13 @@
 -- refresh_core, addresses: new arrival texts become new address rows; an unknown country leaves
 -- country_code NULL (counted as unknown_country)
-WITH src AS (
+WITH pick_address AS (
+    -- an address is its customer and its text's key; its first row carries its fields
+    SELECT DISTINCT ON (customername, source_key) *
+    FROM (SELECT identity_text(g.customername) AS customername, {{ refresh.source_key('g') }} AS source_key,
+                 g.first_raw_id AS raw_id, g.addressline1, g.addressline2, g.city, g.state, g.postalcode, g.country
+          FROM pick_grain g) a
+    ORDER BY customername, source_key, raw_id
+), src AS (
     SELECT c.customer_id, p.source_key, nullif(btrim(p.addressline1), '') AS addressline1,
            nullif(btrim(p.addressline2), '') AS addressline2, nullif(btrim(p.city), '') AS city,
            nullif(btrim(p.state), '') AS state, nullif(btrim(p.postalcode), '') AS postalcode, a.alpha3

@@ -1,7 +1,15 @@
 -- refresh_core, customers: a customer is its name's identity (identity_text); its contact and phone
 -- come from its latest lines where they are not blank, and a blank in a newer line never erases a
 -- known value (coalesce with the stored one); new customers get their ids in the order of their rows
-WITH latest AS (
+WITH pick_customer AS (
+    -- its name's raw texts' picks (picks.sql), by identity, in the order of the rows looked up
+    -- next: through the table, not at random
+    SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastname_raw_id,
+           max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
+    FROM pick_name
+    GROUP BY 1
+    ORDER BY lastname_raw_id
+), latest AS (
     -- (the three are usually the customer's latest row: looked up once then)
     SELECT p.customername, nullif(btrim(rl.contactlastname), '') AS contactlastname,
            nullif(btrim(CASE WHEN p.firstname_raw_id = p.lastname_raw_id THEN rl.contactfirstname

@@ -1,7 +1,10 @@
 -- refresh_core, the representative raw row of each entity in the delta, picked by raw_id with a hash
 -- aggregate (the delta is never sorted): a customer's latest rows with a contact and a phone carry
 -- its current ones, a product's latest with a line and an MSRP carry those (a blank never erases a
--- value); an address text's first row and an order's first row carry theirs.
+-- value); an address text's first row and an order's first row carry theirs. What reads the delta
+-- is kept here (temporary tables, filled under the planner hints for a large delta); what only
+-- regroups them is a CTE of the one statement that reads it (customers.sql, addresses.sql): a
+-- temporary table costs its creation and removal, which is most of a small delta's refresh.
 {{ refresh.scan_whole_delta(true) }}
 
 -- (each groups the raw texts first, as they stand, and normalises the few distinct ones after)
@@ -25,22 +28,6 @@ FROM (SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastna
              max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
       FROM pick_grain GROUP BY 1) g;
 
--- (in the order of the rows customers.sql looks up: through the table, not at random)
-CREATE TEMP TABLE pick_customer ON COMMIT DROP AS
-SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastname_raw_id,
-       max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
-FROM pick_name
-GROUP BY 1
-ORDER BY lastname_raw_id;
-
--- an address is its customer and its text's key; its first row carries its fields
-CREATE TEMP TABLE pick_address ON COMMIT DROP AS
-SELECT DISTINCT ON (customername, source_key) *
-FROM (SELECT identity_text(g.customername) AS customername, {{ refresh.source_key('g') }} AS source_key,
-             g.first_raw_id AS raw_id, g.addressline1, g.addressline2, g.city, g.state, g.postalcode, g.country
-      FROM pick_grain g) a  -- (no join: for a small delta, hash joins are off here)
-ORDER BY customername, source_key, raw_id;
-
 CREATE TEMP TABLE pick_product ON COMMIT DROP AS
 SELECT btrim(g.productcode) AS productcode, max(g.raw_id) AS raw_id, max(g.line_raw_id) AS line_raw_id,
        max(g.msrp_raw_id) AS msrp_raw_id
@@ -58,5 +45,5 @@ GROUP BY 1;
 
 -- their sizes, for the joins that follow (without statistics the planner hashes all of raw_orders_csv;
 -- a small sample tells them)
-{{ bulk.coarse_analyze('pick_name (raw_name, customername), pick_customer (lastname_raw_id), pick_address (customername, country),'
-                       ' pick_product (productcode), pick_order (raw_id)', 'true') }}
+{{ bulk.coarse_analyze('pick_grain (customername, country), pick_name (raw_name, customername), pick_product (productcode),'
+                       ' pick_order (raw_id)', 'true') }}

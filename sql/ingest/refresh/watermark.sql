@@ -1,28 +1,26 @@
 -- refresh_core, advance the watermark, record the event, and show the counts
-CREATE TEMP TABLE refresh_watermark ON COMMIT DROP AS
-SELECT w.after AS before,
-       (SELECT max(raw_id) FROM raw_orders_csv WHERE raw_id > w.after) AS delta_max,
-       (SELECT coalesce(sum(n_lines), 0) FROM pick_order) AS delta_rows
-FROM refresh_window w;
+UPDATE refresh_window w
+SET delta_max = (SELECT max(raw_id) FROM raw_orders_csv WHERE raw_id > w.after),
+    delta_rows = (SELECT coalesce(sum(n_lines), 0) FROM pick_order);
 
 INSERT INTO etl_watermark (target, last_id, updated_at)
-SELECT 'core_refresh', delta_max, now() FROM refresh_watermark WHERE delta_max IS NOT NULL
+SELECT 'core_refresh', delta_max, now() FROM refresh_window WHERE delta_max IS NOT NULL
 ON CONFLICT (target) DO UPDATE SET last_id = EXCLUDED.last_id, updated_at = now();
 
 INSERT INTO pipeline_events (step, details, airflow_dag_id, airflow_run_id, airflow_task_id)
 SELECT 'refresh_core',
        jsonb_build_object(
-           'delta_rows', w.delta_rows, 'watermark_before', w.before,
-           'watermark_after', coalesce(w.delta_max, w.before),
+           'delta_rows', w.delta_rows, 'watermark_before', w.after,
+           'watermark_after', coalesce(w.delta_max, w.after),
            'counts', (SELECT jsonb_object_agg(step, jsonb_build_object('inserted', inserted, 'updated', updated))
                       FROM refresh_stats)),
        current_setting('vehicle_sales.dag_id', true), current_setting('vehicle_sales.run_id', true),
        current_setting('vehicle_sales.task_id', true)
-FROM refresh_watermark w;
+FROM refresh_window w;
 
 -- the task log shows this table (show_return_value_in_logs)
-SELECT s.step, s.inserted, s.updated, w.delta_rows, w.before AS watermark_before,
-       coalesce(w.delta_max, w.before) AS watermark_after
-FROM refresh_stats s CROSS JOIN refresh_watermark w
+SELECT s.step, s.inserted, s.updated, w.delta_rows, w.after AS watermark_before,
+       coalesce(w.delta_max, w.after) AS watermark_after
+FROM refresh_stats s CROSS JOIN refresh_window w
 ORDER BY array_position(ARRAY['customers', 'addresses', 'unknown_country', 'products', 'orders', 'order_lines'],
                         s.step);
