@@ -2,13 +2,16 @@
 -- then the upserts would change nothing, and are skipped. The rows are cast to the tables' row types,
 -- so that they compare as the upserts compare them, in the columns' own types. Rows added by hand
 -- are left alone either way.
--- Parameters: the rows, column by column (%(alpha3)s, %(alpha2)s, %(name)s; %(alias)s, %(alias_alpha3)s).
+-- Parameters: the rows as two texts, %(countries)s (alpha3, alpha2, name) and %(aliases)s (alias,
+-- alpha3): rows separated by the ASCII record separator (0x1E), fields by the unit separator (0x1F),
+-- characters no value holds (reference.py checks). One text is read in a fraction of the time that
+-- arrays of a thousand texts take.
 WITH countries AS (
-    SELECT ((r.alpha3, r.alpha2, r.name)::iso_country_codes).*
-    FROM unnest(%(alpha3)s::text[], %(alpha2)s::text[], %(name)s::text[]) AS r (alpha3, alpha2, name)
+    SELECT ((f[1], f[2], f[3])::iso_country_codes).*
+    FROM string_to_table(%(countries)s, E'\x1e') AS r (line), string_to_array(r.line, E'\x1f') AS f
 ), aliases AS (
-    SELECT ((r.alias, r.alpha3)::iso_country_aliases).*
-    FROM unnest(%(alias)s::text[], %(alias_alpha3)s::text[]) AS r (alias, alpha3)
+    SELECT ((f[1], f[2])::iso_country_aliases).*
+    FROM string_to_table(%(aliases)s, E'\x1e') AS r (line), string_to_array(r.line, E'\x1f') AS f
 )
 SELECT (SELECT count(*) FROM countries w JOIN iso_country_codes c USING (alpha3)
         WHERE (c.alpha2, c.name) IS NOT DISTINCT FROM (w.alpha2, w.name)) = (SELECT count(*) FROM countries)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vehicle_sales.ingest.reference import alias_rows, in_place, iso_countries, load_reference_data
+from vehicle_sales.ingest.reference import Country, alias_rows, in_place, iso_countries, load_reference_data
 
 CONTENT = (
     "SELECT (SELECT array_agg((alpha3, alpha2, name)::text ORDER BY alpha3) FROM iso_country_codes),"
@@ -49,3 +49,16 @@ def test_reference_data_is_skipped_while_in_place_and_repaired_when_edited(conn)
     conn.execute("DELETE FROM iso_country_aliases WHERE alias = 'NORGE'")
     conn.commit()
     assert conn.execute(CONTENT).fetchone() == loaded
+
+
+def test_rows_the_check_cannot_carry_are_not_in_place(conn):
+    """The check sends the rows as one text (separators 0x1E, 0x1F): a value holding one, or no value
+    at all, is taken as not in place (the upserts then load the rows as they are), never as in place."""
+    countries = iso_countries()
+    aliases = alias_rows(countries)
+    load_reference_data(conn)
+    assert in_place(conn, countries, aliases)
+    odd = [Country(c.alpha3, c.alpha2, c.name + "\x1e") if c.alpha3 == "NOR" else c for c in countries]
+    assert not in_place(conn, odd, aliases)
+    assert not in_place(conn, countries, [*aliases[:-1], (aliases[-1][0], None)])
+    assert not in_place(conn, countries, [])

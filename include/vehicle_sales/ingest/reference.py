@@ -92,17 +92,27 @@ def _copy_rows(cur: psycopg.Cursor, table: str, columns: str, rows: list[tuple])
             cp.write_row(row)
 
 
+_RECORD, _UNIT = "\x1e", "\x1f"  # the separators of reference_in_place.sql's texts
+
+
+def _joined(rows: list[tuple[str, ...]]) -> str | None:
+    """Rows as one text: records joined by the record separator, fields by the unit separator; None
+    when a value holds either (or is not a text), which the text could not carry."""
+    if any(not isinstance(v, str) or _RECORD in v or _UNIT in v for row in rows for v in row):
+        return None
+    return _RECORD.join(_UNIT.join(row) for row in rows)
+
+
 def in_place(conn: psycopg.Connection, countries: list[Country], aliases: list[tuple[str, str]]) -> bool:
     """Whether the tables hold every one of these rows with these values (the upserts would change
-    nothing)."""
+    nothing). Rows that cannot travel as a text (see _joined) are taken as not in place: the upserts
+    load them as they are."""
     params = {
-        "alpha3": [c.alpha3 for c in countries],
-        "alpha2": [c.alpha2 for c in countries],
-        "name": [c.name for c in countries],
-        "alias": [a for a, _ in aliases],
-        "alias_alpha3": [a3 for _, a3 in aliases],
+        "countries": _joined([(c.alpha3, c.alpha2, c.name) for c in countries]),
+        "aliases": _joined(aliases),
     }
-    # one statement: its arrays bound server-side (client-side quoting of 1,200 texts costs more)
+    if not countries or not aliases or None in params.values():
+        return False
     return bool(conn.execute(sql.script("ingest/reference_in_place.sql"), params).fetchone()[0])
 
 
