@@ -96,12 +96,15 @@ def ingest(
 
 
 def refresh_core(conn: psycopg.Connection, run_id: str = "test") -> list[tuple]:
-    """The refresh_core task's template, run as that task would (committed); returns its table."""
+    """The refresh_core task's template, run as that task would (committed); returns its table (the
+    last statement's rows, as the operator's return_last shows them in the task log)."""
     cur = conn.execute(
         render_template(
             "ingest/refresh_core.sql", dag_id="vehicle_sales_rfm", run_id=run_id, task_id="refresh_core"
         )
     )
+    while cur.nextset():
+        pass
     rows = cur.fetchall()
     conn.commit()
     return rows

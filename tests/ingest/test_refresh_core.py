@@ -195,3 +195,48 @@ def test_the_nonblank_macro_is_btrim_not_empty(conn):
         f"SELECT t, {expr}, btrim(t) <> '' FROM unnest(%s::text[]) AS u(t)", (texts,)
     ).fetchall()
     assert [(t, want) for t, _, want in got] == [(t, mine) for t, mine, _ in got]
+
+
+def test_refresh_reports_its_counts_in_the_task_log_and_the_event(db_url, tmp_path):
+    """The table refresh_core returns (shown in the task log) and the event it records: each entity's
+    inserted and updated rows, the delta's size and the watermark before and after; a second file
+    changing an order and adding a customer is counted as such, and a refresh with nothing new
+    counts nothing."""
+    prepared_db(db_url, tmp_path)
+
+    def run() -> tuple[list[tuple], dict]:
+        with psycopg.connect(db_url) as c:
+            table = refresh_core(c)
+            event = c.execute(
+                "SELECT details FROM pipeline_events WHERE step = 'refresh_core' ORDER BY event_id DESC LIMIT 1"
+            ).fetchone()[0]
+        return table, event
+
+    table, event = run()
+    steps = ["customers", "addresses", "unknown_country", "products", "orders", "order_lines"]
+    assert [r[:3] for r in table] == list(zip(steps, [7, 26, 6, 9, 14, 40], [0, 0, 0, 0, 0, 0], strict=True))
+    assert {r[3:] for r in table} == {(40, 0, 40)}  # delta rows, watermark before, after
+    assert event["delta_rows"] == 40 and (event["watermark_before"], event["watermark_after"]) == (0, 40)
+    assert event["counts"] == {s: {"inserted": i, "updated": 0} for s, i, _ in (r[:3] for r in table)}
+
+    later = [
+        row(ORDERNUMBER="10100", ORDERLINENUMBER="4", CUSTOMERNAME="Customer 0", STATUS="Cancelled"),
+        row(ORDERNUMBER="20000", ORDERLINENUMBER="1", CUSTOMERNAME="Customer New", COUNTRY="Norway"),
+    ]
+    with psycopg.connect(db_url) as c:
+        ingest(c, write_csv(tmp_path / "later.csv", later))
+    table, event = run()
+    assert [r[:3] for r in table] == [
+        ("customers", 1, 0),
+        ("addresses", 2, 0),
+        ("unknown_country", 0, 0),
+        ("products", 1, 0),
+        ("orders", 1, 1),
+        ("order_lines", 2, 0),
+    ]
+    assert {r[3:] for r in table} == {(2, 40, 42)}
+    assert event["counts"]["orders"] == {"inserted": 1, "updated": 1}
+
+    table, event = run()
+    assert [r[:3] for r in table] == [(s, 0, 0) for s in steps]
+    assert {r[3:] for r in table} == {(0, 42, 42)} and event["delta_rows"] == 0

@@ -15,6 +15,15 @@ concat_ws('|', nullif(btrim({{ r }}.addressline1), ''), nullif(btrim({{ r }}.add
 (ascii({{ x }}) > 32 OR btrim({{ x }}) <> '')
 {%- endmacro -%}
 
+{#- Append to refresh_window's counts the rows of `select`, a query of (step, inserted, updated) rows.
+   An UPDATE without its ';', ending a statement whose CTEs did the work (they are visible to it). -#}
+{%- macro count(select) -%}
+UPDATE refresh_window w
+SET steps = w.steps || n.steps, inserted = w.inserted || n.inserted, updated = w.updated || n.updated
+FROM (SELECT array_agg(r.step) AS steps, array_agg(r.ins::bigint) AS inserted, array_agg(r.upd::bigint) AS updated
+      FROM ({{ select }}) AS r (step, ins, upd)) n
+{%- endmacro -%}
+
 {#- The delta's rows: raw_orders_csv past the watermark. -#}
 {%- macro in_delta(r) -%}
 {{ r }}.raw_id > (SELECT after FROM refresh_window)

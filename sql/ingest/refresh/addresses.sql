@@ -21,7 +21,6 @@ WITH pick_address AS (
     ON CONFLICT ON CONSTRAINT uc_cust_address_source DO NOTHING
     RETURNING 1
 )
-INSERT INTO refresh_stats
-SELECT 'addresses', (SELECT count(*) FROM inserted), 0
-UNION ALL  -- address texts of the delta whose country no ISO name, code or alias resolves (country_code NULL)
-SELECT 'unknown_country', count(*), 0 FROM src WHERE alpha3 IS NULL;
+-- (and the address texts of the delta whose country no ISO name, code or alias resolves: country_code NULL)
+{{ refresh.count("SELECT 'addresses', (SELECT count(*) FROM inserted), 0"
+                 " UNION ALL SELECT 'unknown_country', count(*), 0 FROM src WHERE alpha3 IS NULL") }};

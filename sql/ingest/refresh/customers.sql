@@ -34,5 +34,4 @@ WITH pick_customer AS (
                                 coalesce(EXCLUDED.phone, c.phone))
     RETURNING (xmax = 0) AS inserted
 )
-INSERT INTO refresh_stats
-SELECT 'customers', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted;
+{{ refresh.count("SELECT 'customers', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted") }};

@@ -3,7 +3,7 @@
 -- the statement's row count: RETURNING would hold a row per line (a million) only to count them.
 DO $order_lines$
 DECLARE
-    inserted bigint;
+    n_inserted bigint;
 BEGIN
     INSERT INTO order_lines (order_no, line_no, product_code, quantity, price_each, sales)
     SELECT r.ordernumber, r.orderlinenumber, btrim(r.productcode), r.quantityordered, r.priceeach,
@@ -12,7 +12,7 @@ BEGIN
     WHERE {{ refresh.in_delta('r') }}
       AND NOT EXISTS (SELECT 1 FROM order_lines ol
                       WHERE ol.order_no = r.ordernumber AND ol.line_no = r.orderlinenumber);
-    GET DIAGNOSTICS inserted = ROW_COUNT;
-    INSERT INTO refresh_stats VALUES ('order_lines', inserted, 0);
+    GET DIAGNOSTICS n_inserted = ROW_COUNT;
+    {{ refresh.count("SELECT 'order_lines', n_inserted, 0") }};
 END
 $order_lines$;

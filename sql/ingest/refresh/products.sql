@@ -16,5 +16,4 @@ WITH latest AS (
                                                          coalesce(EXCLUDED.msrp, p.msrp))
     RETURNING (xmax = 0) AS inserted
 )
-INSERT INTO refresh_stats
-SELECT 'products', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted;
+{{ refresh.count("SELECT 'products', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted") }};
