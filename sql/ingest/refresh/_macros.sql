@@ -15,13 +15,21 @@ concat_ws('|', nullif(btrim({{ r }}.addressline1), ''), nullif(btrim({{ r }}.add
 (ascii({{ x }}) > 32 OR btrim({{ x }}) <> '')
 {%- endmacro -%}
 
-{#- Append to refresh_window's counts the rows of `select`, a query of (step, inserted, updated) rows.
-   An UPDATE without its ';', ending a statement whose CTEs did the work (they are visible to it). -#}
-{%- macro count(select) -%}
+{#- The entities refresh_core counts, in the order its table shows them. -#}
+{%- set steps = ['customers', 'addresses', 'unknown_country', 'products', 'orders', 'order_lines'] -%}
+
+{#- Set in refresh_window the counts of `steps` (some of the names above) to the row of `select`: for
+   each step in turn, the rows it inserted, then those it updated. An UPDATE without its ';', ending
+   a statement whose CTEs did the work (they are visible to it). -#}
+{%- macro count(steps, select) -%}
 UPDATE refresh_window w
-SET steps = w.steps || n.steps, inserted = w.inserted || n.inserted, updated = w.updated || n.updated
-FROM (SELECT array_agg(r.step) AS steps, array_agg(r.ins::bigint) AS inserted, array_agg(r.upd::bigint) AS updated
-      FROM ({{ select }}) AS r (step, ins, upd)) n
+SET {% for s in steps %}{{ s }}_inserted = n.inserted_{{ loop.index }}, {{ s }}_updated = n.updated_{{ loop.index }}{{ ", " if not loop.last }}{% endfor %}
+FROM ({{ select }}) AS n ({% for s in steps %}inserted_{{ loop.index }}, updated_{{ loop.index }}{{ ", " if not loop.last }}{% endfor %})
+{%- endmacro -%}
+
+{#- The counts of refresh_window `w` as rows (step, inserted, updated, position in `steps`): a FROM item. -#}
+{%- macro counts(w) -%}
+(VALUES {% for s in steps %}('{{ s }}', {{ w }}.{{ s }}_inserted, {{ w }}.{{ s }}_updated, {{ loop.index }}){{ ", " if not loop.last }}{% endfor %}) AS s (step, inserted, updated, position)
 {%- endmacro -%}
 
 {#- The delta's rows: raw_orders_csv past the watermark. -#}

@@ -22,5 +22,5 @@ WITH pick_address AS (
     RETURNING 1
 )
 -- (and the address texts of the delta whose country no ISO name, code or alias resolves: country_code NULL)
-{{ refresh.count("SELECT 'addresses', (SELECT count(*) FROM inserted), 0"
-                 " UNION ALL SELECT 'unknown_country', count(*), 0 FROM src WHERE alpha3 IS NULL") }};
+{{ refresh.count(['addresses', 'unknown_country'],
+                 'SELECT (SELECT count(*) FROM inserted), 0, (SELECT count(*) FROM src WHERE alpha3 IS NULL), 0') }};

@@ -34,4 +34,4 @@ WITH pick_customer AS (
                                 coalesce(EXCLUDED.phone, c.phone))
     RETURNING (xmax = 0) AS inserted
 )
-{{ refresh.count("SELECT 'customers', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted") }};
+{{ refresh.count(['customers'], 'SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted') }};

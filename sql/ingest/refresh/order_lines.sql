@@ -13,6 +13,6 @@ BEGIN
       AND NOT EXISTS (SELECT 1 FROM order_lines ol
                       WHERE ol.order_no = r.ordernumber AND ol.line_no = r.orderlinenumber);
     GET DIAGNOSTICS n_inserted = ROW_COUNT;
-    {{ refresh.count("SELECT 'order_lines', n_inserted, 0") }};
+    {{ refresh.count(['order_lines'], 'SELECT n_inserted, 0') }};
 END
 $order_lines$;

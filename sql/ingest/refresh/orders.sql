@@ -20,4 +20,4 @@ WITH src AS (
                                 EXCLUDED.status, EXCLUDED.deal_size)
     RETURNING (xmax = 0) AS inserted
 )
-{{ refresh.count("SELECT 'orders', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted") }};
+{{ refresh.count(['orders'], 'SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted') }};

@@ -16,4 +16,4 @@ WITH latest AS (
                                                          coalesce(EXCLUDED.msrp, p.msrp))
     RETURNING (xmax = 0) AS inserted
 )
-{{ refresh.count("SELECT 'products', count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted") }};
+{{ refresh.count(['products'], 'SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM upserted') }};

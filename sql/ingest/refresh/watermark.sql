@@ -13,14 +13,13 @@ SELECT 'refresh_core',
            'delta_rows', w.delta_rows, 'watermark_before', w.after,
            'watermark_after', coalesce(w.delta_max, w.after),
            'counts', (SELECT jsonb_object_agg(s.step, jsonb_build_object('inserted', s.inserted, 'updated', s.updated))
-                      FROM unnest(w.steps, w.inserted, w.updated) AS s (step, inserted, updated))),
+                      FROM {{ refresh.counts('w') }})),
        current_setting('vehicle_sales.dag_id', true), current_setting('vehicle_sales.run_id', true),
        current_setting('vehicle_sales.task_id', true)
 FROM refresh_window w;
 
 -- the task log shows this table (show_return_value_in_logs)
-SELECT s.step, s.inserted, s.updated, w.delta_rows, w.after AS watermark_before,
+SELECT s.step, s.inserted, s.updated, w.delta_rows::numeric AS delta_rows, w.after AS watermark_before,
        coalesce(w.delta_max, w.after) AS watermark_after
-FROM refresh_window w CROSS JOIN unnest(w.steps, w.inserted, w.updated) AS s (step, inserted, updated)
-ORDER BY array_position(ARRAY['customers', 'addresses', 'unknown_country', 'products', 'orders', 'order_lines'],
-                        s.step);
+FROM refresh_window w CROSS JOIN LATERAL {{ refresh.counts('w') }}
+ORDER BY s.position;
