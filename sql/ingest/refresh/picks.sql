@@ -28,14 +28,15 @@ FROM (SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastna
              max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
       FROM pick_grain GROUP BY 1) g;
 
+-- a product is its trimmed code: the raw ids only (its code is its latest row's, read by products.sql;
+-- a table without text has no TOAST table to create and drop)
 CREATE TEMP TABLE pick_product ON COMMIT DROP AS
-SELECT btrim(g.productcode) AS productcode, max(g.raw_id) AS raw_id, max(g.line_raw_id) AS line_raw_id,
-       max(g.msrp_raw_id) AS msrp_raw_id
+SELECT max(g.raw_id) AS raw_id, max(g.line_raw_id) AS line_raw_id, max(g.msrp_raw_id) AS msrp_raw_id
 FROM (SELECT r.productcode, max(r.raw_id) AS raw_id,
              max(r.raw_id) FILTER (WHERE {{ refresh.nonblank('r.productline') }}) AS line_raw_id,
              max(r.raw_id) FILTER (WHERE r.msrp IS NOT NULL) AS msrp_raw_id
       FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }} GROUP BY 1) g
-GROUP BY 1;
+GROUP BY btrim(g.productcode);
 
 -- an order's first row, and its number of lines (their sum is the delta's size)
 CREATE TEMP TABLE pick_order ON COMMIT DROP AS
@@ -45,5 +46,5 @@ GROUP BY 1;
 
 -- their sizes, for the joins that follow (without statistics the planner hashes all of raw_orders_csv;
 -- a small sample tells them)
-{{ bulk.coarse_analyze('pick_grain (customername, country), pick_name (raw_name, customername), pick_product (productcode),'
+{{ bulk.coarse_analyze('pick_grain (customername, country), pick_name (raw_name, customername), pick_product (raw_id),'
                        ' pick_order (raw_id)', 'true') }}
