@@ -604,3 +604,19 @@ def test_a_file_that_goes_straight_in_skips_what_has_nothing_to_do(conn, tmp_pat
     counts = ingest(conn, write_csv(tmp_path / "odd.csv", odd))
     assert (counts.read, counts.loaded, counts.duplicate, counts.rejected) == (3, 1, 1, 1)
     assert skipped <= set(scripts)
+
+    # every line straight in, but one order's lines disagree: the header check alone, its reject
+    # counted and kept with its text
+    scripts.clear()
+    split = [
+        row(ORDERNUMBER="30200", ORDERLINENUMBER="1"),
+        row(ORDERNUMBER="30200", ORDERLINENUMBER="2", STATUS="Cancelled"),
+    ]
+    counts = ingest(conn, write_csv(tmp_path / "split.csv", split))
+    assert (counts.read, counts.loaded, counts.duplicate, counts.rejected, counts.direct) == (2, 1, 0, 1, 2)
+    assert "ingest/stage_order_headers.sql" in scripts
+    assert not {"ingest/stage_tables.sql", "ingest/stage_load.sql"} & set(scripts)
+    reason, text = conn.execute(
+        "SELECT reason, raw_text FROM raw_orders_rejects WHERE ordernumber = '30200'"
+    ).fetchone()
+    assert reason.startswith("conflicting order header: order 30200 line 2") and "Cancelled" in text
