@@ -1,5 +1,5 @@
 -- stage_raw: classify the rows staging could not load directly and load the new ones into
--- raw_orders_csv, then restore what stage_begin.sql dropped for a bulk load.
+-- raw_orders_csv (stage_restore.sql then restores what stage_begin.sql dropped for a bulk load).
 -- Input: stage_rows (valid rows whose order number was already loaded, or whose key repeats an
 -- earlier line of this file) and stage_bad (rows that failed validation). Parameters: %(file_id)s.
 -- Structure: `columns` (the export's columns) and `value_columns` (all but the key), in
@@ -79,8 +79,3 @@ LEFT JOIN raw_orders_csv loaded
        ON c.verdict = 'conflict_in_file' AND c.existing_raw_id IS NULL
       AND loaded.ordernumber = c.ordernumber AND loaded.orderlinenumber = c.orderlinenumber
 WHERE c.verdict IN ('conflict_loaded', 'conflict_in_file');
-
--- a bulk load: the planner needs to know how big raw_orders_csv has become (refresh_core reads it next)
-{{ bulk.coarse_analyze('raw_orders_csv (raw_id, source_file_id, ordernumber, orderlinenumber, customername, productcode)',
-                       bulk.taken()) }}
-{{ bulk.restore_constraints() }}

@@ -620,3 +620,15 @@ def test_a_file_that_goes_straight_in_skips_what_has_nothing_to_do(conn, tmp_pat
         "SELECT reason, raw_text FROM raw_orders_rejects WHERE ordernumber = '30200'"
     ).fetchone()
     assert reason.startswith("conflicting order header: order 30200 line 2") and "Cancelled" in text
+
+    # a clean file on the bulk path: no classification, but what the bulk path dropped is restored
+    scripts.clear()
+    conn.execute("SELECT set_config('vehicle_sales.bulk_threshold', '5', false)")
+    bulk = [row(ORDERNUMBER=str(30300 + i), ORDERLINENUMBER="1") for i in range(30)]
+    counts = ingest(conn, write_csv(tmp_path / "bulk.csv", bulk))
+    assert (counts.read, counts.loaded, counts.direct, counts.rejected) == (30, 30, 30, 0)
+    assert "ingest/stage_restore.sql" in scripts and not skipped & set(scripts)
+    constraints = conn.execute(
+        "SELECT count(*) FROM pg_constraint WHERE conrelid = 'raw_orders_csv'::regclass"
+    ).fetchone()[0]
+    assert constraints == 3  # the key, the unique key, the file's foreign key: all back

@@ -15,8 +15,8 @@ database). :func:`stage_file` runs these phases, each a function below:
    quoted field holds a line break), validated, and spooled for classification or rejected with
    its reason;
 4. **classify** the spooled records set-based as new, duplicate or conflict (:func:`classify`,
-   ``sql/ingest/stage_tables.sql``, ``sql/ingest/stage_load.sql``), then restore what the bulk path
-   dropped (nothing to do, and skipped, when every line went straight in);
+   ``sql/ingest/stage_tables.sql``, ``sql/ingest/stage_load.sql``: skipped when every line went
+   straight in), then restore what the bulk path dropped (``sql/ingest/stage_restore.sql``);
 5. **settle**: the order headers (``sql/ingest/stage_order_headers.sql``: only the orders
    :class:`HeaderWatch` could not clear while routing), conflicting texts, the counts, the balance
    check and the file's record (:func:`settle`).
@@ -265,7 +265,7 @@ class KnownOrders:
 @dataclass(frozen=True)
 class Plan:
     """What begin() prepared: the line capacity, the first reserved raw_id, the known orders, and
-    whether the file takes the bulk path (stage_load.sql restores what it dropped)."""
+    whether the file takes the bulk path (stage_restore.sql restores what it dropped)."""
 
     capacity: int
     first_id: int
@@ -632,21 +632,24 @@ def route(cur: psycopg.Cursor, export: Export, router: Router, counts: StageCoun
 
 # --- classify ------------------------------------------------------------------------------
 def classify(cur: psycopg.Cursor, router: Router, spool: IO[str], file_id: int) -> bool:
-    """Phase 4: load the spooled and the rejected records, then stage_load.sql classifies, loads and
-    restores what the bulk path dropped. Returns whether it ran: not when every line went straight
-    in and nothing was dropped (nothing to classify, reject or restore)."""
-    if not (router.n_spooled or router.bad or router.plan.bulk):
-        return False
-    sql.run(cur.connection, "ingest/stage_tables.sql")
-    spool.seek(0)
-    with cur.copy(_SPOOL_COPY) as cp:
-        while chunk := spool.read(1 << 20):
-            cp.write(chunk)
-    with cur.copy(_BAD_COPY) as cp:
-        for row in router.bad:
-            cp.write_row(row)
-    sql.run(cur.connection, "ingest/stage_load.sql", {"file_id": file_id}, **_STRUCTURE)
-    return True
+    """Phase 4: load the spooled and the rejected records, and stage_load.sql classifies them and
+    loads the new ones; then, for a file on the bulk path, stage_restore.sql restores what it
+    dropped. Returns whether anything was classified: not when every line went straight in (no
+    working tables, nothing to classify or reject)."""
+    classified = bool(router.n_spooled or router.bad)
+    if classified:
+        sql.run(cur.connection, "ingest/stage_tables.sql")
+        spool.seek(0)
+        with cur.copy(_SPOOL_COPY) as cp:
+            while chunk := spool.read(1 << 20):
+                cp.write(chunk)
+        with cur.copy(_BAD_COPY) as cp:
+            for row in router.bad:
+                cp.write_row(row)
+        sql.run(cur.connection, "ingest/stage_load.sql", {"file_id": file_id}, **_STRUCTURE)
+    if router.plan.bulk:
+        sql.run(cur.connection, "ingest/stage_restore.sql")
+    return classified
 
 
 # --- settle --------------------------------------------------------------------------------
@@ -694,8 +697,8 @@ def settle(
     classified: bool = True,
 ) -> None:
     """Phase 5: order headers, conflicting texts, the counts and their balance, the file's record
-    (uncommitted). ``classified``: whether classify() ran (if not, this file has no rejects yet and
-    stage_load.sql loaded nothing)."""
+    (uncommitted). ``classified``: whether classify() classified anything (if not, this file has no
+    rejects yet and stage_load.sql loaded nothing)."""
     plan = router.plan
     orders = router.headers.orders()
     moved = (
