@@ -93,8 +93,8 @@ DECLARE
     nestloop CONSTANT text := current_setting('enable_nestloop');
     parallel_size CONSTANT text := current_setting('min_parallel_table_scan_size');
 BEGIN
-    IF to_regclass('pg_temp.bulk_constraints') IS NULL THEN
-        RETURN;  -- nothing was dropped in this transaction
+    IF NOT {{ taken() }} THEN
+        RETURN;  -- nothing was dropped in this transaction (or it is restored already)
     END IF;
     -- validating a foreign key joins the whole table to the referenced one: never by nested loop.
     -- The statistics of a table filled in this transaction are stale (a table vacuumed while empty

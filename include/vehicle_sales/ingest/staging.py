@@ -611,21 +611,21 @@ def route(cur: psycopg.Cursor, export: Export, router: Router, counts: StageCoun
     connection: see KnownOrders)."""
     known = router.plan.known_orders
     with ChunkReader(export.path, export.header.data_offset) as reader:
+
+        def take(chunk) -> None:
+            left = router.add_chunk(chunk.lines, chunk.first_line, chunk.data, counts, final=reader.exhausted)
+            reader.give_back(left)
+
         chunks = iter(reader)
-        first = next(chunks, None)
-        if first is not None:
+        if (first := next(chunks, None)) is not None:
             if reader.more:
                 known.prepare()
-            left = router.add_chunk(first.lines, first.first_line, first.data, counts, final=reader.exhausted)
-            reader.give_back(left)
+            take(first)
         known.copying = True
         with cur.copy(export.copy_statement(), writer=QueuedLibpqWriter(cur)) as cp:
             cp.write(router.take_direct())
             for chunk in chunks:
-                left = router.add_chunk(
-                    chunk.lines, chunk.first_line, chunk.data, counts, final=reader.exhausted
-                )
-                reader.give_back(left)
+                take(chunk)
                 cp.write(router.take_direct())
     router.seen.clear()
 
@@ -694,7 +694,7 @@ def settle(
     router: Router,
     counts: StageCounts,
     file_id: int,
-    classified: bool = True,
+    classified: bool,
 ) -> None:
     """Phase 5: order headers, conflicting texts, the counts and their balance, the file's record
     (uncommitted). ``classified``: whether classify() classified anything (if not, this file has no
