@@ -105,3 +105,18 @@ CREATE OR REPLACE TRIGGER trg_orders_audit_upd AFTER UPDATE ON orders
 CREATE OR REPLACE TRIGGER trg_orders_audit_del AFTER DELETE ON orders
     REFERENCING OLD TABLE AS changed_rows FOR EACH STATEMENT
     EXECUTE FUNCTION write_audit('order_no', 'customer_id, ship_addr_id, order_date, status, deal_size');
+
+-- reference data: any change to the ISO countries or aliases (by hand, or by load_reference_data
+-- itself, which records its fingerprint after its upserts) forgets what was last found in place
+CREATE OR REPLACE FUNCTION forget_reference_state() RETURNS trigger AS $$
+BEGIN
+    DELETE FROM reference_state;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE OR REPLACE TRIGGER trg_iso_country_codes_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iso_country_codes
+    FOR EACH STATEMENT EXECUTE FUNCTION forget_reference_state();
+CREATE OR REPLACE TRIGGER trg_iso_country_aliases_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON iso_country_aliases
+    FOR EACH STATEMENT EXECUTE FUNCTION forget_reference_state();

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
+import logging
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import psycopg
 
 from vehicle_sales.common import sql
+
+log = logging.getLogger(__name__)
 
 # Names seen in exports that are neither an ISO name nor an ISO code. Keys are matched
 # case-insensitively after trimming (see sql/ingest/refresh/addresses.sql).
@@ -116,26 +122,79 @@ def in_place(conn: psycopg.Connection, countries: list[Country], aliases: list[t
     return bool(conn.execute(sql.script("ingest/reference_in_place.sql"), params).fetchone()[0])
 
 
+# What the rows are made from: pycountry's code and data, and this module (its aliases and how it
+# derives the rest). A file missing is part of the fingerprint too (a pycountry laid out otherwise).
+_PYCOUNTRY_SOURCES = ("__init__.py", "db.py", "databases/iso3166-1.json")
+
+
+def fingerprint_of(paths: list[Path]) -> str:
+    """The sha256 of these files' contents, each with its name (a missing file counts as missing,
+    not as empty)."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(b"\0" + path.name.encode() + b"\0")
+        digest.update(b"\1" + path.read_bytes() if path.is_file() else b"\2(missing)")
+    return digest.hexdigest()
+
+
+def source_fingerprint() -> str | None:
+    """The fingerprint of what the reference rows are computed from: this module and pycountry's
+    sources (_PYCOUNTRY_SOURCES), read from disk without importing pycountry; None when pycountry
+    cannot be found or this module has no source file (then every run compares the rows)."""
+    spec = importlib.util.find_spec("pycountry")
+    here = Path(__file__)
+    if spec is None or spec.origin is None or not here.is_file():
+        return None
+    package = Path(spec.origin).parent
+    return fingerprint_of([here, *(package / name for name in _PYCOUNTRY_SOURCES)])
+
+
 def load_reference_data(conn: psycopg.Connection) -> ReferenceCounts:
     """Upsert ISO countries and aliases (set-based, idempotent, one transaction, committed). Its work
     does not depend on the exports: country texts that resolve to nothing are counted by
-    refresh_core (unknown_country), for the rows it reads. When every row is in place already (every
-    run but the first, unless pycountry or the aliases changed, or someone edited a row), one query
-    says so and nothing is written (5-10 ms instead of 17-19 for the upserts that change nothing)."""
+    refresh_core (unknown_country), for the rows it reads.
+
+    Every run but the first usually has nothing to do, and finds out in one small query: the
+    fingerprint of the sources (source_fingerprint) is recorded in reference_state once the rows are
+    in place, and any change to the tables deletes that record (triggers.sql). Otherwise the rows are
+    computed and compared with the tables in one query (in_place: in place after a change that left
+    them as they were, or a new pycountry with the same countries), and upserted when they are not."""
+    fingerprint = source_fingerprint()
+    if fingerprint is not None:
+        recorded = conn.execute(
+            "SELECT countries, aliases FROM reference_state WHERE fingerprint = %s", (fingerprint,)
+        ).fetchone()
+        if recorded is not None:
+            conn.commit()
+            log.info("reference data in place (sources unchanged: fingerprint %s)", fingerprint[:12])
+            return ReferenceCounts(recorded[0], 0, recorded[1], 0)
+    # no change to the tables may commit between the comparison and the record (it would be lost):
+    # writers wait for this transaction, and so does another loader (the mode conflicts with itself)
+    conn.execute("LOCK TABLE iso_country_codes, iso_country_aliases IN SHARE ROW EXCLUSIVE MODE")
     countries = iso_countries()
     aliases = alias_rows(countries)
     if in_place(conn, countries, aliases):
-        conn.commit()
-        return ReferenceCounts(len(countries), 0, len(aliases), 0)
-    sql.run(conn, "ingest/reference_begin.sql")
-    with conn.cursor() as cur:
-        _copy_rows(cur, "tmp_iso", "alpha3, alpha2, name", [(c.alpha3, c.alpha2, c.name) for c in countries])
-        _copy_rows(cur, "tmp_alias", "alias, alpha3", aliases)
-    counts = ReferenceCounts(
-        countries=len(countries),
-        countries_changed=sql.run(conn, "ingest/reference_countries.sql").fetchone()[0],
-        aliases=len(aliases),
-        aliases_changed=sql.run(conn, "ingest/reference_aliases.sql").fetchone()[0],
-    )
+        counts = ReferenceCounts(len(countries), 0, len(aliases), 0)
+        log.info("reference data in place (%d countries, %d aliases compared)", len(countries), len(aliases))
+    else:
+        sql.run(conn, "ingest/reference_begin.sql")
+        with conn.cursor() as cur:
+            _copy_rows(
+                cur, "tmp_iso", "alpha3, alpha2, name", [(c.alpha3, c.alpha2, c.name) for c in countries]
+            )
+            _copy_rows(cur, "tmp_alias", "alias, alpha3", aliases)
+        counts = ReferenceCounts(
+            countries=len(countries),
+            countries_changed=sql.run(conn, "ingest/reference_countries.sql").fetchone()[0],
+            aliases=len(aliases),
+            aliases_changed=sql.run(conn, "ingest/reference_aliases.sql").fetchone()[0],
+        )
+        log.info("reference data loaded: %s", counts.summary())
+    if fingerprint is not None:  # after the upserts: their triggers forget the record
+        sql.run(
+            conn,
+            "ingest/reference_record.sql",
+            {"fingerprint": fingerprint, "countries": counts.countries, "aliases": counts.aliases},
+        )
     conn.commit()
     return counts
