@@ -3,7 +3,7 @@
 WITH pick_address AS (
     -- an address is its customer and its text's key; its first row carries its fields
     SELECT DISTINCT ON (customername, source_key) *
-    FROM (SELECT identity_text(g.customername) AS customername, {{ refresh.source_key('g') }} AS source_key,
+    FROM (SELECT g.customer AS customername, {{ refresh.source_key('g') }} AS source_key,
                  g.first_raw_id AS raw_id, g.addressline1, g.addressline2, g.city, g.state, g.postalcode, g.country
           FROM pick_grain g) a
     ORDER BY customername, source_key, raw_id

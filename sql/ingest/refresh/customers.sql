@@ -2,11 +2,11 @@
 -- come from its latest lines where they are not blank, and a blank in a newer line never erases a
 -- known value (coalesce with the stored one); new customers get their ids in the order of their rows
 WITH pick_customer AS (
-    -- its name's raw texts' picks (picks.sql), by identity, in the order of the rows looked up
-    -- next: through the table, not at random
-    SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastname_raw_id,
+    -- its name's and addresses' raw texts' picks (picks.sql), by identity, in the order of the rows
+    -- looked up next: through the table, not at random
+    SELECT customer AS customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastname_raw_id,
            max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
-    FROM pick_name
+    FROM pick_grain
     GROUP BY 1
     ORDER BY lastname_raw_id
 ), latest AS (

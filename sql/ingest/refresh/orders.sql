@@ -1,12 +1,15 @@
 -- refresh_core, orders: header fields from the order's first line of the delta (staging rejected the
 -- lines of a file that disagree with it); a later export changing an order updates it, audited in
 -- orders_audit and counted as updated
-WITH src AS (
+WITH names AS (
+    -- a name as it stands in the delta, and the customer it is (picks.sql)
+    SELECT DISTINCT customername AS raw_name, customer FROM pick_grain
+), src AS (
     SELECT p.ordernumber, c.customer_id, ad.address_id, r.orderdate, r.status, r.dealsize
     FROM pick_order p
     JOIN raw_orders_csv r ON r.raw_id = p.raw_id
-    JOIN pick_name n ON n.raw_name = r.customername
-    JOIN customers c ON c.company_name = n.customername
+    JOIN names n ON n.raw_name = r.customername
+    JOIN customers c ON c.company_name = n.customer
     LEFT JOIN addresses ad ON ad.customer_id = c.customer_id AND ad.source_key = {{ refresh.source_key('r') }}
     ORDER BY p.raw_id  -- ids in the order the rows arrived
 ), upserted AS (

@@ -3,30 +3,24 @@
 -- its current ones, a product's latest with a line and an MSRP carry those (a blank never erases a
 -- value); an address text's first row and an order's first row carry theirs. What reads the delta
 -- is kept here (temporary tables, filled under the planner hints for a large delta); what only
--- regroups them is a CTE of the one statement that reads it (customers.sql, addresses.sql): a
+-- regroups them is a CTE of the one statement that reads it (customers.sql, addresses.sql, orders.sql): a
 -- temporary table costs its creation and removal, which is most of a small delta's refresh.
 {{ refresh.scan_whole_delta(true) }}
 
 -- (each groups the raw texts first, as they stand, and normalises the few distinct ones after)
 -- a customer's name and address texts as they stand, in one pass over the delta (a parallel hash
--- aggregate): their first and latest rows, and the latest where each contact field is not blank
+-- aggregate): their first and latest rows, and the latest where each contact field is not blank.
+-- A customer is its name's identity (identity_text: Unicode form, invisible characters, spaces),
+-- computed once per group here for customers.sql, addresses.sql and orders.sql
 CREATE TEMP TABLE pick_grain ON COMMIT DROP AS
 SELECT r.customername, r.addressline1, r.addressline2, r.city, r.state, r.postalcode, r.country,
+       identity_text(r.customername) AS customer,
        min(r.raw_id) AS first_raw_id, max(r.raw_id) AS raw_id,
        max(r.raw_id) FILTER (WHERE {{ refresh.nonblank('r.contactlastname') }}) AS lastname_raw_id,
        max(r.raw_id) FILTER (WHERE {{ refresh.nonblank('r.contactfirstname') }}) AS firstname_raw_id,
        max(r.raw_id) FILTER (WHERE {{ refresh.nonblank('r.phone') }}) AS phone_raw_id
 FROM raw_orders_csv r WHERE {{ refresh.in_delta('r') }}
 GROUP BY 1, 2, 3, 4, 5, 6, 7;
-
--- a customer is its name's identity (identity_text: Unicode form, invisible characters, spaces);
--- each of its fields comes from the latest line where it is not blank: a blank never erases
-CREATE TEMP TABLE pick_name ON COMMIT DROP AS
-SELECT g.customername AS raw_name, identity_text(g.customername) AS customername, g.raw_id,
-       g.lastname_raw_id, g.firstname_raw_id, g.phone_raw_id
-FROM (SELECT customername, max(raw_id) AS raw_id, max(lastname_raw_id) AS lastname_raw_id,
-             max(firstname_raw_id) AS firstname_raw_id, max(phone_raw_id) AS phone_raw_id
-      FROM pick_grain GROUP BY 1) g;
 
 -- a product is its trimmed code: the raw ids only (its code is its latest row's, read by products.sql;
 -- a table without text has no TOAST table to create and drop)
@@ -46,5 +40,4 @@ GROUP BY 1;
 
 -- their sizes, for the joins that follow (without statistics the planner hashes all of raw_orders_csv;
 -- a small sample tells them)
-{{ bulk.coarse_analyze('pick_grain (customername, country), pick_name (raw_name, customername), pick_product (raw_id),'
-                       ' pick_order (raw_id)', 'true') }}
+{{ bulk.coarse_analyze('pick_grain (customername, customer, country), pick_product (raw_id), pick_order (raw_id)', 'true') }}
