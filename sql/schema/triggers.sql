@@ -29,9 +29,14 @@ $$ LANGUAGE plpgsql;
 -- statement from its transition table: a set-based INSERT (a bulk refresh of 100,000 customers
 -- costs one statement, not 100,000 trigger calls). A no-op UPDATE never reaches them: it is
 -- suppressed before (a_suppress_noop_update). write_audit(key column, audited columns) serves
--- the audited tables; their audit table is <table>_audit.
+-- the audited tables; their audit table is <table>_audit. A statement that changed no row (an upsert
+-- whose rows were all in place) returns at once: its audit INSERT would be planned, and its audit
+-- table opened, for nothing (about 2 ms of a small refresh in a new session).
 CREATE OR REPLACE FUNCTION write_audit() RETURNS trigger AS $$
 BEGIN
+    IF NOT EXISTS (SELECT FROM changed_rows) THEN
+        RETURN NULL;
+    END IF;
     EXECUTE format(
         $sql$INSERT INTO %I (%I, operation, changed_by, db_role, airflow_dag_id, airflow_run_id,
                              airflow_task_id, %s)
