@@ -7,7 +7,8 @@ database). :func:`stage_file` runs these phases, each a function below:
 
 1. **open** the file: the header's columns mapped by name (:func:`open_export`);
 2. **begin** the file's transaction: the ingest lock, the bulk path, the orders already loaded, a
-   block of raw_ids (one per line, in file order) (:func:`begin`, ``sql/ingest/stage_begin.sql``);
+   block of raw_ids (one per line, in file order) (:func:`begin`, ``sql/ingest/stage_lock.sql``,
+   ``sql/ingest/stage_begin.sql``: two round trips);
 3. **route** the lines chunk by chunk (:func:`route`): the fast path's gate
    (:mod:`vehicle_sales.ingest.screen`) passes the lines PostgreSQL can COPY as they stand, and
    those whose key is new go straight into raw_orders_csv, while Python screens the next chunk;
@@ -49,7 +50,6 @@ from psycopg.copy import QueuedLibpqWriter
 from vehicle_sales.common import sql
 from vehicle_sales.common.columns import COLUMNS, KEY, POSITION, VALUE_COLUMNS, sql_names
 from vehicle_sales.common.errors import BadExportError, SourceNotFoundError
-from vehicle_sales.common.locks import Lock, take_xact_lock
 from vehicle_sales.ingest.download import count_lines, sha256_of
 from vehicle_sales.ingest.reader import ChunkReader, Header, group_record, parse_record, read_header, strip_cr
 from vehicle_sales.ingest.rows import (
@@ -171,32 +171,6 @@ def _decode_error(codec: str, exc: UnicodeDecodeError, line: int | None = None) 
 
 
 # --- begin ---------------------------------------------------------------------------------
-def record_capacity(conn: psycopg.Connection, path: Path, file_id: int) -> int:
-    """How many data lines the file holds (counted by download_raw; counted here if it was not)."""
-    row = conn.execute("SELECT row_count FROM source_files WHERE file_id = %s", (file_id,)).fetchone()
-    if row and row[0] is not None:
-        return int(row[0])
-    return count_lines(path)
-
-
-def reserve_raw_ids(conn: psycopg.Connection, n: int) -> int:
-    """Reserve ``n`` consecutive raw_ids (hi/lo block); returns the first.
-
-    Line L of the file gets raw_id ``first + L - 2`` (line 2 is the first data line), so raw_id
-    follows the file's order whichever path a line takes; blank and rejected lines leave gaps, as
-    sequences do.
-    """
-    if n <= 0:
-        return 0
-    return int(
-        conn.execute(
-            "SELECT setval(pg_get_serial_sequence('raw_orders_csv', 'raw_id'),"
-            "              nextval(pg_get_serial_sequence('raw_orders_csv', 'raw_id')) + %s - 1) - %s + 1",
-            (n, n),
-        ).fetchone()[0]
-    )
-
-
 class KnownOrders:
     """The order numbers raw_orders_csv already holds, asked a chunk at a time.
 
@@ -218,13 +192,13 @@ class KnownOrders:
         self._side: Future[psycopg.Connection] | None = None
 
     @classmethod
-    def open(cls, conn: psycopg.Connection, capacity: int) -> tuple[KnownOrders, bool]:
-        """The known orders of a file of ``capacity`` lines, and whether the file takes the bulk path."""
-        estimate, bulk = sql.run(conn, "ingest/stage_known_orders.sql", {"rows": capacity}).fetchone()
+    def open(cls, conn: psycopg.Connection, capacity: int, estimate: float, bulk: bool) -> KnownOrders:
+        """The known orders of a file of ``capacity`` lines, into raw_orders_csv of about ``estimate``
+        rows (the planner's count); ``bulk``: whether the file takes the bulk path."""
         if estimate <= capacity or bulk:
             rows = conn.execute("SELECT ordernumber FROM raw_orders_csv GROUP BY 1 ORDER BY 1").fetchall()
-            return cls(np.array([r[0] for r in rows], dtype=np.int64)), bulk
-        return cls(conn=conn), bulk
+            return cls(np.array([r[0] for r in rows], dtype=np.int64))
+        return cls(conn=conn)
 
     def prepare(self) -> None:
         """More chunks will be asked about while the COPY is open: start connecting meanwhile."""
@@ -274,7 +248,7 @@ class Plan:
 
     def raw_id(self, line):
         """The raw_id reserved for line ``line`` of the file (an int or an array of them; line 2 is
-        the first data line: see :func:`reserve_raw_ids`)."""
+        the first data line: see :func:`begin`)."""
         return self.first_id + line - 2
 
     @property
@@ -304,21 +278,29 @@ class AlreadyStaged(Exception):
 
 
 def begin(conn: psycopg.Connection, export: Export, file_id: int) -> Plan:
-    """Phase 2: lock, known orders, working tables, bulk path and a block of raw_ids (uncommitted).
-    AlreadyStaged when another run staged the file meanwhile (two runs racing on one export: the
-    second waits for the first, then skips; its bookkeeping stays the first's)."""
-    capacity = record_capacity(conn, export.path, file_id)
-    take_xact_lock(conn, Lock.INGEST)  # before anything is read: every earlier load is committed
-    staged_at = conn.execute("SELECT staged_at FROM source_files WHERE file_id = %s", (file_id,)).fetchone()
-    if staged_at is not None and staged_at[0] is not None:
+    """Phase 2: lock, known orders, the bulk path and a block of raw_ids (uncommitted), in two round
+    trips (three when every known order is read). AlreadyStaged when another run staged the file
+    meanwhile (two runs racing on one export: the second waits for the first, then skips; its
+    bookkeeping stays the first's).
+
+    The block: one raw_id per data line (download_raw counted them; counted here if it did not),
+    consecutive (hi/lo): line L of the file gets raw_id ``first + L - 2`` (line 2 is the first data
+    line), so raw_id follows the file's order whichever path a line takes; blank and rejected lines
+    leave gaps, as sequences do."""
+    # the ingest lock before anything is read: every earlier load is committed
+    row_count, staged_at, estimate, threshold = sql.run(
+        conn, "ingest/stage_lock.sql", {"file_id": file_id}
+    ).fetchone()
+    if staged_at is not None:
         conn.rollback()
-        raise AlreadyStaged(file_id, staged_at[0])
-    known, bulk = KnownOrders.open(conn, capacity)
-    sql.run(conn, "ingest/stage_begin.sql", {"rows": capacity})
-    return Plan(capacity, reserve_raw_ids(conn, capacity), known, bulk)
+        raise AlreadyStaged(file_id, staged_at)
+    capacity = int(row_count) if row_count is not None else count_lines(export.path)
+    bulk = capacity >= threshold
+    known = KnownOrders.open(conn, capacity, estimate, bulk)
+    first_id = sql.run(conn, "ingest/stage_begin.sql", {"rows": capacity}).fetchone()[0]
+    return Plan(capacity, int(first_id), known, bulk)
 
 
-# --- route ---------------------------------------------------------------------------------
 def _digits(values: np.ndarray, width: int) -> np.ndarray:
     """(n, width) ASCII digits of non-negative integers, zero-padded (PostgreSQL reads 0042 as 42)."""
     powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
