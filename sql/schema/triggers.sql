@@ -37,15 +37,17 @@ BEGIN
     IF NOT EXISTS (SELECT FROM changed_rows) THEN
         RETURN NULL;
     END IF;
+    -- who made the change: the same for every row of the statement, worked out once (not per row)
     EXECUTE format(
         $sql$INSERT INTO %I (%I, operation, changed_by, db_role, airflow_dag_id, airflow_run_id,
                              airflow_task_id, %s)
-             SELECT %I, %L, audit_actor(), current_user,
-                    nullif(current_setting('vehicle_sales.dag_id', true), ''),
-                    nullif(current_setting('vehicle_sales.run_id', true), ''),
-                    nullif(current_setting('vehicle_sales.task_id', true), ''), %s
+             SELECT %I, %L, $1, $2, $3, $4, $5, %s
              FROM changed_rows$sql$,
-        TG_TABLE_NAME || '_audit', TG_ARGV[0], TG_ARGV[1], TG_ARGV[0], left(TG_OP, 1), TG_ARGV[1]);
+        TG_TABLE_NAME || '_audit', TG_ARGV[0], TG_ARGV[1], TG_ARGV[0], left(TG_OP, 1), TG_ARGV[1])
+    USING audit_actor(), current_user::text,
+          nullif(current_setting('vehicle_sales.dag_id', true), ''),
+          nullif(current_setting('vehicle_sales.run_id', true), ''),
+          nullif(current_setting('vehicle_sales.task_id', true), '');
     RETURN NULL;
 END;
 $$ LANGUAGE plpgsql;
