@@ -301,6 +301,7 @@ def begin(conn: psycopg.Connection, export: Export, file_id: int) -> Plan:
     return Plan(capacity, int(first_id), known, bulk)
 
 
+# --- route ---------------------------------------------------------------------------------
 def _digits(values: np.ndarray, width: int) -> np.ndarray:
     """(n, width) ASCII digits of non-negative integers, zero-padded (PostgreSQL reads 0042 as 42)."""
     powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)

@@ -3,8 +3,8 @@
 -- its current ones, a product's latest with a line and an MSRP carry those (a blank never erases a
 -- value); an address text's first row and an order's first row carry theirs. What reads the delta
 -- is kept here (temporary tables, filled under the planner hints for a large delta); what only
--- regroups them is a CTE of the one statement that reads it (customers.sql, addresses.sql, orders.sql): a
--- temporary table costs its creation and removal, which is most of a small delta's refresh.
+-- regroups them is a CTE of the one statement that reads it (customers.sql, addresses.sql,
+-- orders.sql): a temporary table costs its creation and removal.
 {{ refresh.scan_whole_delta(true) }}
 
 -- (each groups the raw texts first, as they stand, and normalises the few distinct ones after)
