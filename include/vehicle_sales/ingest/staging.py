@@ -244,7 +244,7 @@ class Plan:
     capacity: int
     first_id: int
     known_orders: KnownOrders
-    bulk: bool = False
+    bulk: bool
 
     def raw_id(self, line):
         """The raw_id reserved for line ``line`` of the file (an int or an array of them; line 2 is
