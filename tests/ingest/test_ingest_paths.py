@@ -537,6 +537,55 @@ def test_mixed_line_endings_land_as_the_careful_path_lands_them(fresh_db_factory
     assert got[0] == got[1] and got[0][0][1] > 30
 
 
+@pytest.mark.parametrize("chunk_bytes", [None, 4 << 10], ids=["CHUNK_BYTES", "4 KB chunks"])
+def test_records_longer_than_a_chunk_land_as_they_do_in_one_chunk(
+    fresh_db_factory, tmp_path, monkeypatch, chunk_bytes
+):
+    """A quoted field may hold line breaks, and its record may be longer than a chunk (up to
+    MAX_RECORD_BYTES): the router gives the open record back and reads it again with the next block.
+    The same file routed in chunks (the default size, or 4 KB) and in one chunk of 8 MB: the same
+    counts, rejects with their reasons, and rows."""
+    from vehicle_sales.ingest.reader import CHUNK_BYTES, MAX_RECORD_BYTES
+
+    line = "x" * 9_000
+    long_field = "\n".join([line] * 80)  # one record of 80 lines, 720 KB: longer than a chunk
+    too_long = "\n".join([line] * 99) + "\n" + "x" * 200_000  # 1.09 MB: over MAX_RECORD_BYTES
+    assert CHUNK_BYTES < len(long_field) < MAX_RECORD_BYTES < len(too_long)
+    rows_ = [row(ORDERNUMBER=str(13000 + i), ORDERLINENUMBER="1") for i in range(40)]
+    rows_.append(row(ORDERNUMBER="13100", ORDERLINENUMBER="1", ADDRESSLINE2=long_field))
+    rows_.append(row(ORDERNUMBER="13101", ORDERLINENUMBER="1", ADDRESSLINE2="Suite 4\nFloor 2"))
+    rows_ += [row(ORDERNUMBER=str(13200 + i), ORDERLINENUMBER="1") for i in range(40)]
+    rows_.append(row(ORDERNUMBER="13300", ORDERLINENUMBER="1", ADDRESSLINE2=too_long))
+    rows_ += [row(ORDERNUMBER=str(13400 + i), ORDERLINENUMBER="1") for i in range(40)]
+    path = write_csv(tmp_path / "long.csv", rows_)
+    got = []
+    for size in (chunk_bytes, 8 << 20):
+        with monkeypatch.context() as m, psycopg.connect(fresh_db_factory()) as conn:
+            if size is not None:
+                m.setattr(staging, "ChunkReader", functools.partial(ChunkReader, chunk_bytes=size))
+            counts = ingest(conn, path)
+            assert counts.balanced(), counts.summary()
+            got.append(
+                (
+                    (counts.read, counts.loaded, counts.duplicate, counts.rejected, counts.multiline_records),
+                    conn.execute(
+                        "SELECT source_line, reason FROM raw_orders_rejects ORDER BY source_line"
+                    ).fetchall(),
+                    conn.execute(RAW_VALUES).fetchall(),
+                )
+            )
+    assert got[0] == got[1]
+    (read, loaded, _, rejected, multiline), rejects, _ = got[0]
+    # lines 2-41 plain, 42-121 the long record, 122-123 the two-line address, 124-163 plain,
+    # 164-263 the record over the limit (each line then stands alone), 264-303 plain
+    assert (read, loaded, rejected, multiline) == (302, 40 + 2 + 40 + 40, 80 + 100, 2)
+    assert rejects[0] == (
+        42,
+        "ADDRESSLINE2 is 720079 characters long (limit 255) (the record spans lines 42-121)",
+    )
+    assert [line for line, _ in rejects[1:]] == list(range(164, 264))
+
+
 def test_a_bulk_file_into_a_larger_warehouse_does_not_wait_on_itself(fresh_db_factory, tmp_path):
     """A file large enough for the bulk path, into a warehouse already larger than it: the bulk path
     drops raw_orders_csv's foreign key (an exclusive lock until the commit), so the orders already

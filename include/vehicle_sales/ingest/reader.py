@@ -6,7 +6,7 @@ record is one line, or several when a quoted field holds a line break; it is the
 all of its lines.
 
 * :func:`read_header` reads line 1 (the column names) and says where the data starts;
-* :func:`iter_chunks` yields the data lines in chunks of whole lines (CHUNK_BYTES: the fast path
+* :class:`ChunkReader` yields the data lines in chunks of whole lines (CHUNK_BYTES: the fast path
   screens a chunk with numpy, the rest of it goes record by record);
 * :func:`group_record` finds the lines a record starting at a given line spans, or says its quote
   is not closed.
