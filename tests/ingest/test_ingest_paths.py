@@ -22,7 +22,7 @@ from support import ingest, refresh_core, row, write_csv
 from vehicle_sales.common.columns import COLUMNS
 from vehicle_sales.common.sql import environment, render_template
 from vehicle_sales.ingest import staging
-from vehicle_sales.ingest.reader import ChunkReader
+from vehicle_sales.ingest.reader import CHUNK_BYTES, MAX_RECORD_BYTES, ChunkReader
 from vehicle_sales.ingest.reference import load_reference_data
 from vehicle_sales.ingest.rows import RowValidator
 from vehicle_sales.ingest.screen import OrderHeaders, Screen
@@ -545,8 +545,6 @@ def test_records_longer_than_a_chunk_land_as_they_do_in_one_chunk(
     MAX_RECORD_BYTES): the router gives the open record back and reads it again with the next block.
     The same file routed in chunks (the default size, or 4 KB) and in one chunk of 8 MB: the same
     counts, rejects with their reasons, and rows."""
-    from vehicle_sales.ingest.reader import CHUNK_BYTES, MAX_RECORD_BYTES
-
     line = "x" * 9_000
     long_field = "\n".join([line] * 80)  # one record of 80 lines, 720 KB: longer than a chunk
     too_long = "\n".join([line] * 99) + "\n" + "x" * 200_000  # 1.09 MB: over MAX_RECORD_BYTES
