@@ -581,7 +581,7 @@ def test_records_longer_than_a_chunk_land_as_they_do_in_one_chunk(
         42,
         "ADDRESSLINE2 is 720079 characters long (limit 255) (the record spans lines 42-121)",
     )
-    assert [line for line, _ in rejects[1:]] == list(range(164, 264))
+    assert [source_line for source_line, _ in rejects[1:]] == list(range(164, 264))
 
 
 def test_a_bulk_file_into_a_larger_warehouse_does_not_wait_on_itself(fresh_db_factory, tmp_path):
