@@ -24,12 +24,12 @@ SET LOCAL jit = off;  -- these statements run once over many rows: compiling the
 {% include 'ingest/refresh/picks.sql' %}
 {{ refresh.scan_whole_delta(false) }}
 
--- a large delta takes the bulk path (see common/bulk_load.sql): the foreign keys of addresses,
--- orders and order lines, and when the delta is at least as large as a table, its secondary
--- indexes (and order lines' key: the other two are upserted into, by key)
+-- a large delta (refresh_window.large) takes the bulk path (see common/bulk_load.sql): the foreign
+-- keys of addresses, orders and order lines, and when the delta is at least as large as a table,
+-- its secondary indexes (and order lines' key: the other two are upserted into, by key)
 {%- set delta_rows, large = '(SELECT delta_bound FROM refresh_window)', '(SELECT large FROM refresh_window)' %}
-{{ bulk.drop_constraints(['addresses', 'orders'], delta_rows, indexes=True) }}
-{{ bulk.drop_constraints(['order_lines'], delta_rows, keys=True) }}
+{{ bulk.drop_constraints(['addresses', 'orders'], delta_rows, indexes=True, large=large) }}
+{{ bulk.drop_constraints(['order_lines'], delta_rows, keys=True, large=large) }}
 {% include 'ingest/refresh/customers.sql' %}
 {{ bulk.coarse_analyze('customers (customer_id, company_name)', large) }}
 {% include 'ingest/refresh/addresses.sql' %}

@@ -3,7 +3,7 @@
 -- common/bulk_load.sql: its foreign key, and when the file is at least as large as the table, its
 -- keys). The working tables of classification come later, when needed (stage_tables.sql). Last, a
 -- block of %(rows)s consecutive raw_ids is reserved (hi/lo): returns the first (see
--- staging.begin; none for an empty file: 0).
+-- staging.begin; none for an empty file: 0), and whether the file took the bulk path.
 -- Parameters: %(rows)s, the number of data lines the file holds.
 {% import 'common/bulk_load.sql' as bulk %}
 SET LOCAL DateStyle = 'ISO, MDY';
@@ -16,4 +16,5 @@ SET LOCAL work_mem = '192MB';
 SELECT CASE WHEN %(rows)s > 0
             THEN setval(pg_get_serial_sequence('raw_orders_csv', 'raw_id'),
                         nextval(pg_get_serial_sequence('raw_orders_csv', 'raw_id')) + %(rows)s - 1) - %(rows)s + 1
-            ELSE 0 END AS first_id
+            ELSE 0 END AS first_id,
+       {{ bulk.taken() }} AS bulk

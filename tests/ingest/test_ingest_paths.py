@@ -370,6 +370,67 @@ def bulk_macro(call: str) -> str:
     )
 
 
+def test_a_load_takes_the_bulk_path_from_a_twelfth_of_its_tables_and_its_refresh_agrees(
+    fresh_db_factory, tmp_path, monkeypatch
+):
+    """Re-creating a foreign key reads the whole table: a load of at least the threshold but under a
+    twelfth of the warehouse keeps every key and is checked row by row (its staging restores nothing,
+    its refresh drops nothing and plans for a small delta), while one from a twelfth takes the bulk
+    path in both. The refresh decides once for both: a delta planned as large while its foreign keys
+    stay would plan each kept key's check as a scan of the whole referenced table (321 s for 60,000
+    lines on a 1,000,000-line warehouse when the two disagreed)."""
+    from devtools.sample_data import write_csv as write_sample
+
+    scripts: list[str] = []
+    run = staging.sql.run
+    monkeypatch.setattr(
+        staging.sql, "run", lambda conn, name, *a, **k: scripts.append(name) or run(conn, name, *a, **k)
+    )
+    keys = (
+        "SELECT conrelid::regclass::text, conname, oid FROM pg_constraint"
+        " WHERE contype IN ('f', 'p', 'u') ORDER BY 1, 2"
+    )
+    url = fresh_db_factory()
+    with psycopg.connect(url) as c:
+        c.execute("SELECT set_config('vehicle_sales.bulk_threshold', '50', false)")
+        load_reference_data(c)
+        assert (
+            ingest(c, write_sample(tmp_path / "warehouse.csv", n_lines=3000, seed=3, n_customers=300)).loaded
+            == 3000
+        )
+        refresh_core(c)
+        c.commit()
+        c.execute("ANALYZE")  # as autovacuum would have by now
+        c.commit()
+
+        def load(name: str, lines: int, first_order: int) -> tuple[bool, bool, bool]:
+            """Whether staging restored anything, whether the refresh planned a large delta, and
+            whether every key is the one it was (none dropped and re-created)."""
+            before = c.execute(keys).fetchall()
+            scripts.clear()
+            path = write_sample(
+                tmp_path / name, n_lines=lines, seed=5, n_customers=300, first_order_number=first_order
+            )
+            counts = ingest(c, path)
+            assert (counts.read, counts.loaded) == (lines, lines)
+            c.execute(render_template("ingest/refresh_core.sql", task_id="refresh_core"))
+            large = c.execute("SELECT large FROM refresh_window").fetchone()[0]
+            c.commit()
+            return "ingest/stage_restore.sql" in scripts, large, c.execute(keys).fetchall() == before
+
+        # 200 lines: over the threshold, under a twelfth of 3,000
+        assert load("mid.csv", 200, 50_000) == (False, False, True)
+        # 300 lines: a twelfth of 3,200 is 267
+        assert load("large.csv", 300, 60_000) == (True, True, False)
+        assert c.execute("SELECT count(*) FROM order_lines").fetchone()[0] == 3500
+    assert _foreign_keys(url) == _foreign_keys(fresh_db_factory())  # all restored as they were
+
+
+def _foreign_keys(url: str) -> list[tuple]:
+    with psycopg.connect(url) as c:
+        return c.execute(FKS).fetchall()
+
+
 def test_bulk_path_still_refuses_an_orphan(conn):
     conn.execute(bulk_macro("drop_constraints(['order_lines'], 50000)"))
     conn.execute("INSERT INTO order_lines (order_no, line_no, product_code) VALUES (999, 1, 'nope')")

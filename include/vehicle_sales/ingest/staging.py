@@ -178,7 +178,7 @@ class KnownOrders:
     needed: the bulk path may drop the index that lookups would use), and so they are when the file
     takes the bulk path at all: it drops the table's foreign key, which locks the table until the
     commit, and a lookup from another session would wait for this transaction while it waits for the
-    lookup. Otherwise (a file below the bulk threshold, a bigger table) each chunk's order numbers are
+    lookup. Otherwise (a file not on the bulk path, a bigger table) each chunk's order numbers are
     looked up through the index, so that a small file added to a large warehouse costs what the file
     costs: the first chunk's on the file's own connection, before its COPY opens (nothing of the file
     is loaded yet), the next ones' on a second connection that sees what is committed (this file's
@@ -288,16 +288,13 @@ def begin(conn: psycopg.Connection, export: Export, file_id: int) -> Plan:
     line), so raw_id follows the file's order whichever path a line takes; blank and rejected lines
     leave gaps, as sequences do."""
     # the ingest lock before anything is read: every earlier load is committed
-    row_count, staged_at, estimate, threshold = sql.run(
-        conn, "ingest/stage_lock.sql", {"file_id": file_id}
-    ).fetchone()
+    row_count, staged_at, estimate = sql.run(conn, "ingest/stage_lock.sql", {"file_id": file_id}).fetchone()
     if staged_at is not None:
         conn.rollback()
         raise AlreadyStaged(file_id, staged_at)
     capacity = int(row_count) if row_count is not None else count_lines(export.path)
-    bulk = capacity >= threshold
+    first_id, bulk = sql.run(conn, "ingest/stage_begin.sql", {"rows": capacity}).fetchone()
     known = KnownOrders.open(conn, capacity, estimate, bulk)
-    first_id = sql.run(conn, "ingest/stage_begin.sql", {"rows": capacity}).fetchone()[0]
     return Plan(capacity, int(first_id), known, bulk)
 
 
