@@ -2,8 +2,8 @@
 -- dense, gaps only where lines were rejected) read from the key alone, and whether it is large (a
 -- bulk load for the tables it fills: common/bulk_load.sql; decided here once, for the foreign keys
 -- dropped or kept and the plans of the statements that read the delta); each entity's counts, set
--- by its statement (see
--- `count` in _macros.sql); once the delta is refreshed, its last raw_id and its size (watermark.sql).
+-- by its statement (see `count` in _macros.sql); once the delta is refreshed, its last raw_id and
+-- its size (watermark.sql).
 -- One temporary table for all of it, of fixed-width columns only: a temporary table costs about a
 -- millisecond to create and drop, and one with a column of variable width (text, an array, numeric)
 -- has a TOAST table and index besides, created and dropped with it.
