@@ -13,7 +13,7 @@ verbatim (pg_get_constraintdef).
   holds already. Re-creating a foreign key reads its whole table, while checking a row costs a
   query of its own: into a warehouse of 1,000,000 lines, a file of 60,000 lines was staged and
   refreshed in 1.65-1.85 s row by row against 2.1-2.3 s by the bulk path; 80,000 lines took about
-  as long either way (2.5-3.4 s against 3.0-3.2 s), 100,000 lines 2.9-3.1 s by the bulk path
+  as long either way (2.5-3.4 s against 3.0-3.2 s), 100,000 lines 2.8-3.1 s by the bulk path
   against 3.0-3.2 s, 150,000 lines 3.2-4.6 s against 3.8-4.8 s.
 * When the load is also at least as large as what the table holds already (rebuilding an index over
   a big table costs more than adding a few rows to it):
