@@ -46,7 +46,6 @@ TARGET_INCREMENTAL = 0.05
 DATA_TASKS = ("download_raw", "stage_raw", "load_reference_data", "refresh_core")
 INCREMENTAL_RUNS = 3  # +1 % files added one after the other; the median run is the figure
 MID_SHARE = 0.06  # a mid-size file after those: 6 % new lines (reported where that is a bulk load's size)
-BULK_THRESHOLD = 50_000  # the bulk path's threshold (sql/common/bulk_load.sql)
 
 
 def server_url() -> str:
@@ -165,6 +164,14 @@ def steps(conn, path: Path, label: str) -> dict:
     return out
 
 
+def bulk_threshold() -> int:
+    """The bulk path's threshold, as sql/common/bulk_load.sql sets it."""
+    from vehicle_sales.common.sql import environment
+
+    macro = "{% import 'common/bulk_load.sql' as bulk %}{{ bulk.threshold }}"
+    return int(environment().from_string(macro).render())
+
+
 def one_size(lines: int) -> dict:
     import psycopg
 
@@ -191,7 +198,7 @@ def one_size(lines: int) -> dict:
             tag="mid",
             customers=customers,
         )
-        if lines * MID_SHARE >= BULK_THRESHOLD
+        if lines * MID_SHARE >= bulk_threshold()
         else None
     )
     pg_encoding = PG_ENCODINGS[choose_encoding(full, "auto").codec]
