@@ -317,6 +317,7 @@ def warehouse_state(url: str) -> dict[str, tuple[int, str]]:
                 for col in cols
                 if not col.endswith(("_id", "_at", "_on")) and col not in VOLATILE_COLUMNS
             ]
+            exprs = exprs or ["''"]  # nothing but keys (a work table's picks): its rows are counted
             rows = f"SELECT concat_ws('|', {', '.join(exprs)}) AS r FROM \"{t}\" x {' '.join(joins)}"
             state[t] = tuple(
                 c.execute(

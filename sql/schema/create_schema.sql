@@ -26,6 +26,7 @@ CREATE TABLE IF NOT EXISTS schema_definitions (
 {% include 'schema/migrations/V006__order_audit.sql' %}
 {% include 'schema/migrations/V007__monetary_sums_unbounded.sql' %}
 {% include 'schema/migrations/V008__reference_state.sql' %}
+{% include 'schema/migrations/V009__refresh_work_tables.sql' %}
 
 {#- a repeatable definition file, applied when its text differs from the last one applied -#}
 {% macro repeatable(name, path) -%}

@@ -414,8 +414,11 @@ def test_a_load_takes_the_bulk_path_from_a_twelfth_of_its_tables_and_its_refresh
             counts = ingest(c, path)
             assert (counts.read, counts.loaded) == (lines, lines)
             c.execute(render_template("ingest/refresh_core.sql", task_id="refresh_core"))
-            large = c.execute("SELECT large FROM refresh_window").fetchone()[0]
             c.commit()
+            large = c.execute(
+                "SELECT (details ->> 'bulk')::boolean FROM pipeline_events WHERE step = 'refresh_core'"
+                " ORDER BY event_id DESC LIMIT 1"
+            ).fetchone()[0]
             return "ingest/stage_restore.sql" in scripts, large, c.execute(keys).fetchall() == before
 
         # 200 lines: over the threshold, under a twelfth of 3,000

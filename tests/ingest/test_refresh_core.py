@@ -240,3 +240,42 @@ def test_refresh_reports_its_counts_in_the_task_log_and_the_event(db_url, tmp_pa
     table, event = run()
     assert [r[:3] for r in table] == [(s, 0, 0) for s in steps]
     assert {r[3:] for r in table} == {(0, 42, 42)} and event["delta_rows"] == 0
+
+
+WORK_TABLES = ("refresh_window", "pick_grain", "pick_product", "pick_order")
+
+
+def _work_rows(url) -> list[int]:
+    with psycopg.connect(url) as c:
+        return [c.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in WORK_TABLES]
+
+
+@pytest.mark.parametrize("ghosts", [3, 20_000], ids=["deleted", "truncated"])
+def test_the_work_tables_are_empty_between_refreshes_and_what_is_left_in_them_changes_nothing(
+    fresh_db_factory, tmp_path, ghosts
+):
+    """refresh_core's work tables (V009) hold one refresh's window and picks: they are empty once it
+    has committed, and a refresh empties them before it starts, whatever was left there (a few rows
+    are deleted; past a megabyte, as 20,000 picks are, the tables are truncated): what they held
+    never reaches the core tables."""
+    clean, littered = fresh_db_factory(), fresh_db_factory()
+    for url in (clean, littered):
+        prepared_db(url, tmp_path)
+    refresh(clean)
+    with psycopg.connect(littered) as c:
+        c.execute("INSERT INTO refresh_window (after, delta_bound, large) VALUES (999, 0, false)")
+        c.execute(
+            "INSERT INTO pick_grain (customername, customer, first_raw_id, raw_id)"
+            " SELECT 'Ghost ' || g, 'Ghost ' || g, g, g FROM generate_series(1, %s) g",
+            (ghosts,),
+        )
+        c.execute("INSERT INTO pick_product (raw_id) VALUES (1)")
+        c.execute("INSERT INTO pick_order (ordernumber, raw_id, n_lines) VALUES (1, 1, 1)")
+        size = c.execute("SELECT pg_relation_size('pick_grain')").fetchone()[0]
+        assert (size > 1 << 20) == (ghosts > 3)
+    assert _work_rows(littered) == [1, ghosts, 1, 1]
+    refresh(littered)
+    assert state(littered) == state(clean)
+    assert _work_rows(clean) == _work_rows(littered) == [0, 0, 0, 0]
+    with psycopg.connect(littered) as c:  # (truncated: a new file, the ghosts' dead rows gone with the old)
+        assert c.execute("SELECT pg_relation_size('pick_grain')").fetchone()[0] < 1 << 20

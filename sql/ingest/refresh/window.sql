@@ -3,11 +3,11 @@
 -- bulk load for the tables it fills: common/bulk_load.sql; decided here once, for the foreign keys
 -- dropped or kept and the plans of the statements that read the delta); each entity's counts, set
 -- by its statement (see `count` in _macros.sql); once the delta is refreshed, its last raw_id and
--- its size (watermark.sql).
--- One temporary table for all of it, of fixed-width columns only: a temporary table costs about a
--- millisecond to create and drop, and one with a column of variable width (text, an array, numeric)
--- has a TOAST table and index besides, created and dropped with it.
-CREATE TEMP TABLE refresh_window ON COMMIT DROP AS
+-- its size (watermark.sql). One row of a work table (V009). The work tables are empty between
+-- refreshes (each empties them at its end: watermark.sql); emptied here again whatever was left.
+{{ refresh.clear_work_tables(['refresh_window'] + refresh.picks) }}
+INSERT INTO refresh_window (after, {% for s in refresh.steps %}{{ s }}_inserted, {{ s }}_updated, {% endfor %}delta_max, delta_rows,
+                            delta_bound, large)
 SELECT w.after, {% for s in refresh.steps %}0::bigint AS {{ s }}_inserted, 0::bigint AS {{ s }}_updated,
        {% endfor %}NULL::bigint AS delta_max, NULL::bigint AS delta_rows,
        w.delta_bound, {{ bulk.large_load('w.delta_bound', ['addresses', 'orders', 'order_lines']) }} AS large
