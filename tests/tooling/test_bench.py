@@ -43,6 +43,9 @@ def test_ingest_benchmark_runs_its_steps_and_a_dag_run_on_a_small_file(pg_server
     assert steps["lines"] == 2000 and steps["copy_s"] > 0 and steps["full"]["lines"] == 2000
     assert all(steps["full"][k] >= 0 for k in ("download", "stage", "reference", "refresh"))
     assert steps["incremental_1pct"]["lines"] == 20
+    # three full runs, each on a new warehouse, the median one reported; a COPY before each and two after
+    assert len(steps["full_runs_s"]) == 3 and steps["full"]["total"] == sorted(steps["full_runs_s"])[1]
+    assert len(steps["copy_samples"]) == 5 and steps["copy_s"] == sorted(steps["copy_samples"])[2]
     # where the time went: this process's CPU always, the server's when it runs here (it does in tests)
     cpu = steps["full"]["cpu"]
     assert set(cpu) == {"download", "stage", "reference", "refresh", "total"}
