@@ -3,10 +3,11 @@
 -- delta's customers, addresses, products and orders) in tables, read by the statements that follow.
 -- They were temporary tables: each one cost about 1.4 ms to create and drop (a file, catalog rows, a
 -- row type, and for pick_grain a TOAST table and its index), every run, whatever the delta's size:
--- a tenth of a refresh of 1,000 new lines. Here they are made once. Unlogged (their rows are never
--- needed after the transaction that writes them: a crash that empties them loses nothing), written
--- only by refresh_core under the ingest lock (one refresh at a time), and empty between refreshes:
--- each refresh clears them when it starts and again before it commits (refresh/work_tables.sql).
+-- about 10 ms of a 38-50 ms refresh of 1,000 new lines. Here they are made once. Unlogged (their rows
+-- are never needed after the transaction that writes them: a crash that empties them loses
+-- nothing), written only by refresh_core under the ingest lock (one refresh at a time), and empty
+-- between refreshes: each refresh empties them when it starts (refresh/window.sql) and before it
+-- commits (refresh/watermark.sql), with clear_work_tables in refresh/_macros.sql.
 -- Their columns are what refresh/window.sql and refresh/picks.sql select into them.
 DO $migration$
 BEGIN
