@@ -16,6 +16,10 @@ the test server:
   added to the warehouse as the previous one left it: a run of 0.05 s moves by a fifth from one
   sample to the next on this machine); the median run's share of the full run is the figure (target:
   under 5 %), and all three are printed;
+* **a small file**: then three files of 10 new lines through the same steps, the median run: what
+  any run costs whatever its size (round trips, commits, the statements' plans over a few rows). The
+  +1 % run's time less that is what its 1,000 lines cost; both are printed as shares of the full run
+  (no target: they say how much of the +1 % figure is fixed, how much grows with the file);
 * **a mid-size file** (at 1M lines): then a file of 6 % new lines, as many as a bulk load but a small
   share of the warehouse, through the same steps: its time and its share of the full run (no target:
   it shows what a load of that size costs where the foreign keys are checked row by row rather than
@@ -50,6 +54,7 @@ DATA_TASKS = ("download_raw", "stage_raw", "load_reference_data", "refresh_core"
 FULL_RUNS = 3  # full runs of the file, each on a new warehouse; the median run is the figure
 INCREMENTAL_RUNS = 3  # +1 % files added one after the other; the median run is the figure
 MID_SHARE = 0.06  # a mid-size file after those: 6 % new lines (reported where that is a bulk load's size)
+SMALL_LINES = 10  # then files this small, as many: what a run costs whatever its size (no target)
 
 
 def server_url() -> str:
@@ -195,6 +200,15 @@ def one_size(lines: int) -> dict:
         )
         for k in range(INCREMENTAL_RUNS)
     ]
+    smalls = [
+        ensure_file(
+            SMALL_LINES,
+            first_order=10_000_000 * (INCREMENTAL_RUNS + 2 + k),
+            tag="small" + str(k + 1),
+            customers=customers,
+        )
+        for k in range(INCREMENTAL_RUNS)
+    ]
     mid = (
         ensure_file(
             round(lines * MID_SHARE),
@@ -225,6 +239,7 @@ def one_size(lines: int) -> dict:
         result["full"] = sorted(fulls, key=lambda run: run["total"])[len(fulls) // 2]  # the median run
         result["full_runs_s"] = [run["total"] for run in fulls]
         runs = [steps(conn, delta, f"incremental {k + 1}") for k, delta in enumerate(deltas)]
+        small_runs = [steps(conn, small, f"small {k + 1}") for k, small in enumerate(smalls)]
         samples.append(copy_ceiling(conn, full, pg_encoding, server_cpu))
         if mid is not None:  # as large as a bulk load, but a small share of the warehouse
             result["mid"] = steps(conn, mid, "mid-size")
@@ -235,6 +250,12 @@ def one_size(lines: int) -> dict:
     result["incremental_runs_s"] = [run["total"] for run in runs]
     result["incremental_1pct"] = sorted(runs, key=lambda run: run["total"])[len(runs) // 2]  # the median run
     result["incremental_share"] = round(result["incremental_1pct"]["total"] / result["full"]["total"], 4)
+    # what any run costs (a file of SMALL_LINES lines), and what the +1 % file's lines cost over it
+    result["small_runs_s"] = [run["total"] for run in small_runs]
+    result["small"] = sorted(small_runs, key=lambda run: run["total"])[len(small_runs) // 2]
+    result["incremental_lines_share"] = round(
+        (result["incremental_1pct"]["total"] - result["small"]["total"]) / result["full"]["total"], 4
+    )
     if "mid" in result:
         result["mid_share"] = round(result["mid"]["total"] / result["full"]["total"], 4)
     server = result["full"]["cpu"]["total"]["server_cpu_s"]
@@ -417,6 +438,17 @@ def main() -> int:
         f"(+1 %: the median of {INCREMENTAL_RUNS} runs, each adding 1 % new lines: "
         + "; ".join(
             f"{r['lines']:,} lines " + ", ".join(f"{x * 1000:.0f}" for x in r["incremental_runs_s"]) + " ms"
+            for r in rows
+        )
+        + ")"
+    )
+    print(
+        f"(of which any run costs, a file of {SMALL_LINES} new lines through the same steps, the median of"
+        f" {INCREMENTAL_RUNS}: "
+        + "; ".join(
+            f"{r['lines']:,} lines " + ", ".join(f"{x * 1000:.0f}" for x in r["small_runs_s"]) + " ms,"
+            f" {r['small']['total'] / r['full']['total']:.1%} of the full run, the +1 % file's lines the rest,"
+            f" {r['incremental_lines_share']:.1%}"
             for r in rows
         )
         + ")"

@@ -43,6 +43,12 @@ def test_ingest_benchmark_runs_its_steps_and_a_dag_run_on_a_small_file(pg_server
     assert steps["lines"] == 2000 and steps["copy_s"] > 0 and steps["full"]["lines"] == 2000
     assert all(steps["full"][k] >= 0 for k in ("download", "stage", "reference", "refresh"))
     assert steps["incremental_1pct"]["lines"] == 20
+    # then three 10-line files: what any run costs; the +1 % run's lines cost the rest
+    assert len(steps["small_runs_s"]) == 3 and steps["small"]["lines"] == 10
+    assert steps["small"]["total"] == sorted(steps["small_runs_s"])[1]
+    assert steps["incremental_lines_share"] == pytest.approx(
+        (steps["incremental_1pct"]["total"] - steps["small"]["total"]) / steps["full"]["total"], abs=1e-4
+    )
     # three full runs, each on a new warehouse, the median one reported; a COPY before each and two after
     assert len(steps["full_runs_s"]) == 3 and steps["full"]["total"] == sorted(steps["full_runs_s"])[1]
     assert len(steps["copy_samples"]) == 5 and steps["copy_s"] == sorted(steps["copy_samples"])[2]
