@@ -18,8 +18,8 @@ the test server:
   under 5 %), and all three are printed;
 * **a small file**: then three files of 10 new lines through the same steps, the median run: what
   any run costs whatever its size (round trips, commits, the statements' plans over a few rows). The
-  +1 % run's time less that is what its 1,000 lines cost; both are printed as shares of the full run
-  (no target: they say how much of the +1 % figure is fixed, how much grows with the file);
+  +1 % run's time less that is what the +1 % file's lines cost; both are printed as shares of the full
+  run (no target: they say how much of the +1 % figure is fixed, how much grows with the file);
 * **a mid-size file** (at 1M lines): then a file of 6 % new lines, as many as a bulk load but a small
   share of the warehouse, through the same steps: its time and its share of the full run (no target:
   it shows what a load of that size costs where the foreign keys are checked row by row rather than
@@ -54,7 +54,7 @@ DATA_TASKS = ("download_raw", "stage_raw", "load_reference_data", "refresh_core"
 FULL_RUNS = 3  # full runs of the file, each on a new warehouse; the median run is the figure
 INCREMENTAL_RUNS = 3  # +1 % files added one after the other; the median run is the figure
 MID_SHARE = 0.06  # a mid-size file after those: 6 % new lines (reported where that is a bulk load's size)
-SMALL_LINES = 10  # then files this small, as many: what a run costs whatever its size (no target)
+SMALL_LINES = 10  # then INCREMENTAL_RUNS files this small: what a run costs whatever its size (no target)
 
 
 def server_url() -> str:
