@@ -136,6 +136,11 @@ def _median(values: list[float]) -> float:
     return v[mid] if len(v) % 2 else (v[mid - 1] + v[mid]) / 2
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median total time (an odd number of runs: the middle one)."""
+    return sorted(runs, key=lambda run: run["total"])[len(runs) // 2]
+
+
 def ceiling(samples: list[float]) -> dict:
     """The ceiling of a run: the median of its COPY samples, taken before and after the work they
     bound (the machine's speed drifts within a run: one sample can be lucky or unlucky), and all of
@@ -236,7 +241,7 @@ def one_size(lines: int) -> dict:
         samples.append(copy_ceiling(conn, full, pg_encoding, server_cpu))
         fulls.append(steps(conn, full, "full"))
         samples.append(copy_ceiling(conn, full, pg_encoding, server_cpu))
-        result["full"] = sorted(fulls, key=lambda run: run["total"])[len(fulls) // 2]  # the median run
+        result["full"] = _median_run(fulls)
         result["full_runs_s"] = [run["total"] for run in fulls]
         runs = [steps(conn, delta, f"incremental {k + 1}") for k, delta in enumerate(deltas)]
         small_runs = [steps(conn, small, f"small {k + 1}") for k, small in enumerate(smalls)]
@@ -248,11 +253,11 @@ def one_size(lines: int) -> dict:
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     result["ratio"] = round(result["full"]["total"] / result["copy_s"], 2)
     result["incremental_runs_s"] = [run["total"] for run in runs]
-    result["incremental_1pct"] = sorted(runs, key=lambda run: run["total"])[len(runs) // 2]  # the median run
+    result["incremental_1pct"] = _median_run(runs)
     result["incremental_share"] = round(result["incremental_1pct"]["total"] / result["full"]["total"], 4)
     # what any run costs (a file of SMALL_LINES lines), and what the +1 % file's lines cost over it
     result["small_runs_s"] = [run["total"] for run in small_runs]
-    result["small"] = sorted(small_runs, key=lambda run: run["total"])[len(small_runs) // 2]
+    result["small"] = _median_run(small_runs)
     result["incremental_lines_share"] = round(
         (result["incremental_1pct"]["total"] - result["small"]["total"]) / result["full"]["total"], 4
     )
